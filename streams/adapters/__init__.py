@@ -1,0 +1,3 @@
+"""Upstream adapters that turn EMR activity into domain events."""
+
+from __future__ import annotations

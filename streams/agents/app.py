@@ -1,0 +1,34 @@
+"""Build the faust application from the settings (no import-time side effects)."""
+
+from __future__ import annotations
+
+import faust
+import mode
+
+from streams.config import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A faust app whose consumer group is ``settings.kafka.group_id``.
+
+    * ``agent_supervisor=CrashingSupervisor``: an agent error stops the worker (exit 1)
+      instead of restarting the agent, which would ack and skip the failed events;
+    * topics are created by ``emr-streams topics create``, never by faust;
+    * no leader topic, no tables, no web server: nothing but consumption.
+    """
+    brokers = [f"kafka://{host.strip()}" for host in settings.bootstrap_servers.split(",")]
+    return faust.App(
+        settings.kafka.group_id,
+        broker=brokers,
+        store="memory://",
+        autodiscover=False,
+        topic_allow_declare=False,
+        topic_disable_leader=True,
+        web_enabled=False,
+        agent_supervisor=mode.CrashingSupervisor,
+        broker_commit_interval=settings.processor.commit_interval,
+        consumer_auto_offset_reset="earliest",
+        stream_wait_empty=True,
+    )

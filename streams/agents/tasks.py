@@ -1,0 +1,70 @@
+"""The task agent: batches from the task topic, applied, then acknowledged."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+import faust
+
+from streams.config import Settings
+from streams.sink.processor import BatchProcessor
+from streams.sink.records import ConsumedRecord
+
+__all__ = ["register_task_agent"]
+
+logger = logging.getLogger(__name__)
+
+#: If the worker has not exited this long after an agent crash, end the process.
+_CRASH_GRACE_SECONDS = 30.0
+
+
+def _record(event: faust.EventT) -> ConsumedRecord:
+    message = event.message
+    return ConsumedRecord(
+        topic=message.topic, partition=message.partition, offset=message.offset,
+        key=message.key, value=message.value,
+        headers=tuple((k, v) for k, v in (message.headers or [])),
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None)
+
+
+def _exit_if_stuck() -> None:
+    time.sleep(_CRASH_GRACE_SECONDS)
+    logger.critical("worker did not stop %.0fs after an agent crash; exiting",
+                    _CRASH_GRACE_SECONDS, extra={"event": "worker.forced_exit"})
+    os._exit(70)
+
+
+def register_task_agent(app: faust.App, settings: Settings, processor: BatchProcessor) -> None:
+    """Attach the task agent to *app*.
+
+    Offsets are committed only after the batch's transaction committed: the agent reads
+    with ``noack_take`` and acknowledges each event itself, after ``processor.process``
+    returned. An exception crashes the worker (nothing is acknowledged, so the batch is
+    read again after the restart); a watchdog ends the process if shutdown hangs.
+    """
+    topic = app.topic(settings.kafka.tasks_topic, key_type=bytes, value_type=bytes,
+                      key_serializer="raw", value_serializer="raw")
+    size = settings.processor.batch_size
+    within = settings.processor.batch_timeout
+
+    @app.agent(topic, name="emr-streams.tasks", concurrency=1)
+    async def tasks(stream: faust.StreamT[bytes]) -> None:
+        try:
+            async for events in stream.noack_take(size, within=within):
+                batch = [_record(e) for e in events]
+                outcome = await asyncio.to_thread(processor.process, batch)
+                for event in events:
+                    event.ack()
+                logger.debug("batch of %d: %d applied, %d duplicate, %d dead-lettered",
+                             len(batch), outcome.applied, outcome.duplicates,
+                             len(outcome.poison), extra={"event": "batch.committed"})
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            logger.exception("task agent crashed; the worker stops without acknowledging "
+                             "the current batch", extra={"event": "agent.crashed"})
+            threading.Thread(target=_exit_if_stuck, daemon=True).start()
+            raise

@@ -1,0 +1,59 @@
+"""``emr-streams migrate``: apply, revert and list the SQL migrations."""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli._common import emit_json, load_settings, reports_errors
+from streams.db.migrate import MigrationRunner
+
+app = typer.Typer(help="Database migrations (migrations/*.sql) on DATABASE_URL, or on the "
+                       "local stack's database when it is unset.", no_args_is_help=True)
+
+JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
+
+
+@app.command()
+@reports_errors
+def up(to: int | None = typer.Option(None, "--to", help="Stop after this version."),
+       as_json: bool = JsonOption) -> None:
+    """Apply pending migrations, each in its own transaction."""
+    done = MigrationRunner(load_settings().database_url).up(to=to)
+    if as_json:
+        emit_json({"applied": [m.version for m in done]})
+        return
+    for m in done:
+        typer.echo(f"applied  {m.version:04d}_{m.name}")
+    if not done:
+        typer.echo("nothing to apply")
+
+
+@app.command()
+@reports_errors
+def down(to: int = typer.Option(..., "--to", help="Revert every version above this one "
+                                                 "(0 reverts all)."),
+         as_json: bool = JsonOption) -> None:
+    """Revert applied migrations newest first."""
+    done = MigrationRunner(load_settings().database_url).down(to=to)
+    if as_json:
+        emit_json({"reverted": [m.version for m in done]})
+        return
+    for m in done:
+        typer.echo(f"reverted {m.version:04d}_{m.name}")
+    if not done:
+        typer.echo("nothing to revert")
+
+
+@app.command()
+@reports_errors
+def status(as_json: bool = JsonOption) -> None:
+    """List applied and pending migrations; refuse edited applied files."""
+    applied, pending = MigrationRunner(load_settings().database_url).status()
+    if as_json:
+        emit_json({"applied": [a.version for a in applied],
+                   "pending": [m.version for m in pending]})
+        return
+    for a in applied:
+        typer.echo(f"applied  {a.version:04d}_{a.name}  {a.applied_at:%Y-%m-%d %H:%M:%S%z}")
+    for m in pending:
+        typer.echo(f"pending  {m.version:04d}_{m.name}")

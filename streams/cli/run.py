@@ -1,0 +1,26 @@
+"""``emr-streams run``: the stream processor alone (a faust worker)."""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli._common import configure_logging, load_settings, reports_errors
+
+
+@reports_errors
+def run() -> None:
+    """Run the stream processor until SIGTERM or Ctrl-C.
+
+    Consumes EMR_STREAMS_KAFKA_TASKS_TOPIC as group EMR_STREAMS_KAFKA_GROUP_ID and writes to
+    DATABASE_URL. Exit code 0 after a graceful stop; non-zero after a crash (restart it:
+    nothing is lost, offsets are committed only after the database commits).
+    """
+    from streams.agents import run_worker  # faust is imported only when the worker runs
+
+    settings = load_settings()
+    configure_logging(settings.processor.log_level)
+    run_worker(settings)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

@@ -1,0 +1,113 @@
+"""Settings: one frozen pydantic-settings model, read from the environment in one place.
+
+Every field can come from an environment variable named ``EMR_STREAMS_<SECTION>_<FIELD>``
+(for example ``EMR_STREAMS_PROCESSOR_BATCH_SIZE``). Two conventional names are honoured too:
+``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL``. When neither names a server, the local
+stack's (``deploy/local/stack``) addresses are used.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "KafkaSettings",
+    "PostgresSettings",
+    "ProcessorSettings",
+    "Settings",
+    "StackSettings",
+]
+
+
+def _section(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="ignore",
+                              populate_by_name=True)
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "emr-streams"
+
+
+class StackSettings(BaseSettings):
+    """Where and on which ports the local development stack runs."""
+
+    model_config = _section("EMR_STREAMS_STACK_")
+
+    dir: Path = Field(Path(".stack"), description="State directory (data, logs, pids).")
+    jar_cache: Path = Field(default_factory=_default_cache,
+                            description="Cache for the Kafka jars resolved from Maven Central.")
+    kafka_port: PositiveInt = 19092
+    kafka_controller_port: PositiveInt = 19093
+    kafka_heap: str = "512m"
+    postgres_port: PositiveInt = 15432
+    database: str = "emr_streams"
+
+
+class KafkaSettings(BaseSettings):
+    """The Kafka cluster, the topics and the consumer group of the processor."""
+
+    model_config = _section("EMR_STREAMS_KAFKA_")
+
+    bootstrap_servers: str | None = Field(
+        None, validation_alias=AliasChoices("EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS",
+                                            "KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers"))
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    tasks_topic: str = "emr.tasks.v1"
+    group_id: str = "emr-streams-processor"
+    topic_partitions: PositiveInt = 3
+
+
+class PostgresSettings(BaseSettings):
+    """The PostgreSQL server the processor writes to."""
+
+    model_config = _section("EMR_STREAMS_POSTGRES_")
+
+    url: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("EMR_STREAMS_POSTGRES_URL", "DATABASE_URL", "url"))
+    pool_min_size: PositiveInt = 1
+    pool_max_size: PositiveInt = 4
+
+
+class ProcessorSettings(BaseSettings):
+    """How the stream agents batch and commit."""
+
+    model_config = _section("EMR_STREAMS_PROCESSOR_")
+
+    batch_size: PositiveInt = 500
+    batch_timeout: PositiveFloat = Field(0.2, description="Seconds to wait to fill a batch.")
+    commit_interval: PositiveFloat = Field(1.0, description="Seconds between offset commits.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(BaseSettings):
+    """All settings of emr-streams."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    stack: StackSettings = Field(default_factory=StackSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+    processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The Kafka bootstrap servers: the configured ones, else the local stack's."""
+        return self.kafka.bootstrap_servers or f"127.0.0.1:{self.stack.kafka_port}"
+
+    @property
+    def database_url(self) -> str:
+        """The database URL: the configured one, else the local stack's."""
+        if self.postgres.url is not None:
+            return self.postgres.url.get_secret_value()
+        return f"postgresql://postgres@127.0.0.1:{self.stack.postgres_port}/{self.stack.database}"
+
+    def librdkafka(self) -> dict[str, str]:
+        """The confluent-kafka (librdkafka) client settings shared by every client."""
+        return {"bootstrap.servers": self.bootstrap_servers,
+                "security.protocol": self.kafka.security_protocol.lower()}

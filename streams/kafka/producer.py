@@ -1,0 +1,63 @@
+"""A confluent-kafka producer that reports every delivery, with idempotence on."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from streams.kafka.errors import ProduceError
+
+__all__ = ["EventProducer"]
+
+logger = logging.getLogger(__name__)
+
+
+class EventProducer:
+    """Produce keyed events; ``flush`` raises if any message was not delivered."""
+
+    def __init__(self, client_config: Mapping[str, str], **overrides: str | int) -> None:
+        conf: dict[str, str | int] = {
+            **client_config,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 5,
+            "compression.type": "lz4",
+        }
+        conf.update(overrides)
+        self._producer = Producer(conf)
+        self.delivered = 0
+        self._failures: list[str] = []
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is not None:
+            self._failures.append(f"{msg.topic()}: {err.str()}")
+        else:
+            self.delivered += 1
+
+    def produce(self, topic: str, *, key: bytes | None, value: bytes | None,
+                headers: Sequence[tuple[str, bytes | None]] | None = None,
+                timestamp_ms: int | None = None) -> None:
+        """Queue one message; delivery is confirmed by ``poll`` or ``flush``."""
+        kwargs: dict[str, object] = {"key": key, "value": value, "on_delivery": self._on_delivery}
+        if headers:
+            kwargs["headers"] = list(headers)
+        if timestamp_ms is not None:
+            kwargs["timestamp"] = timestamp_ms
+        while True:
+            try:
+                self._producer.produce(topic, **kwargs)
+                break
+            except BufferError:
+                self._producer.poll(0.1)  # local queue full: let deliveries drain
+        self._producer.poll(0)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Wait for every queued message; raise ProduceError if any failed or is still queued."""
+        remaining = self._producer.flush(timeout)
+        if remaining:
+            raise ProduceError(f"{remaining} message(s) not delivered within {timeout:.0f}s")
+        if self._failures:
+            failures, self._failures = self._failures, []
+            raise ProduceError(f"{len(failures)} message(s) failed: {failures[0]}")

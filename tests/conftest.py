@@ -1,0 +1,10 @@
+"""Test configuration: fixture modules are registered here, one per concern."""
+
+from __future__ import annotations
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.kafka",
+    "tests.fixtures.database",
+    "tests.fixtures.processor",
+]
