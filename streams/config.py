@@ -72,6 +72,8 @@ class PostgresSettings(BaseSettings):
         None, validation_alias=AliasChoices("EMR_STREAMS_POSTGRES_URL", "DATABASE_URL", "url"))
     pool_min_size: PositiveInt = 1
     pool_max_size: PositiveInt = 4
+    migrations_dir: Path | None = Field(
+        None, description="Folder of the SQL migrations (default: migrations/ of the source).")
 
 
 class ProcessorSettings(BaseSettings):

@@ -9,16 +9,18 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from streams.contracts import TaskEvent, encode_task_event
+from streams.contracts.task_event import SourceSystem, TaskPriority, TaskStatus
 from streams.kafka.producer import EventProducer
 
 __all__ = ["SyntheticTaskSource", "run_adapter"]
 
 _TITLES = ("Administer medication", "Check vitals", "Wound dressing", "Blood draw",
            "Discharge teaching", "Fall-risk assessment", "Verify EMR allergy list")
-_NEXT_STATUS = {"PENDING": "IN_PROGRESS", "IN_PROGRESS": "COMPLETED"}
-_SYSTEMS = ("EPIC", "CERNER", "GENERIC_FHIR", "DEVICE")
+_NEXT_STATUS: dict[TaskStatus, TaskStatus] = {"PENDING": "IN_PROGRESS",
+                                              "IN_PROGRESS": "COMPLETED"}
+_SYSTEMS: tuple[SourceSystem, ...] = ("EPIC", "CERNER", "GENERIC_FHIR", "DEVICE")
 _DEPARTMENTS = ("ICU", "ER", "CARDIO", "ONCO", "PEDS")
-_PRIORITIES = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+_PRIORITIES: tuple[TaskPriority, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 
 
 class SyntheticTaskSource:

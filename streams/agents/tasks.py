@@ -7,6 +7,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
+
 import faust
 
 from streams.config import Settings
@@ -21,12 +23,15 @@ logger = logging.getLogger(__name__)
 _CRASH_GRACE_SECONDS = 30.0
 
 
-def _record(event: faust.EventT) -> ConsumedRecord:
+def _record(event: faust.EventT[bytes]) -> ConsumedRecord:
     message = event.message
+    raw = message.headers or []
+    pairs = raw.items() if isinstance(raw, Mapping) else raw
     return ConsumedRecord(
         topic=message.topic, partition=message.partition, offset=message.offset,
         key=message.key, value=message.value,
-        headers=tuple((k, v) for k, v in (message.headers or [])),
+        headers=tuple((k, v if isinstance(v, bytes) or v is None else str(v).encode())
+                      for k, v in pairs),
         timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None)
 
 
@@ -53,7 +58,8 @@ def register_task_agent(app: faust.App, settings: Settings, processor: BatchProc
     @app.agent(topic, name="emr-streams.tasks", concurrency=1)
     async def tasks(stream: faust.StreamT[bytes]) -> None:
         try:
-            async for events in stream.noack_take(size, within=within):
+            # noack_take is on faust.Stream, not on the StreamT protocol it is typed as.
+            async for events in stream.noack_take(size, within=within):  # type: ignore[attr-defined]
                 batch = [_record(e) for e in events]
                 outcome = await asyncio.to_thread(processor.process, batch)
                 for event in events:

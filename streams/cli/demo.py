@@ -67,7 +67,7 @@ def demo(
                          client_config=settings.librdkafka()):
         raise fail(f"no Kafka broker answers at {settings.bootstrap_servers}; "
                    "start the stack with `deploy/local/stack up`")
-    MigrationRunner(settings.database_url).up()
+    MigrationRunner(settings.database_url, folder=settings.postgres.migrations_dir).up()
     ensure_topics(settings.bootstrap_servers, project_topics(settings),
                   client_config=settings.librdkafka())
     log_dir = settings.stack.dir / "logs"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from streams.cli._common import emit_json, load_settings, reports_errors
+from streams.config import Settings
 from streams.db.migrate import MigrationRunner
 
 app = typer.Typer(help="Database migrations (migrations/*.sql) on DATABASE_URL, or on the "
@@ -13,12 +14,16 @@ app = typer.Typer(help="Database migrations (migrations/*.sql) on DATABASE_URL, 
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 
 
+def _runner(settings: Settings) -> MigrationRunner:
+    return MigrationRunner(settings.database_url, folder=settings.postgres.migrations_dir)
+
+
 @app.command()
 @reports_errors
 def up(to: int | None = typer.Option(None, "--to", help="Stop after this version."),
        as_json: bool = JsonOption) -> None:
     """Apply pending migrations, each in its own transaction."""
-    done = MigrationRunner(load_settings().database_url).up(to=to)
+    done = _runner(load_settings()).up(to=to)
     if as_json:
         emit_json({"applied": [m.version for m in done]})
         return
@@ -34,7 +39,7 @@ def down(to: int = typer.Option(..., "--to", help="Revert every version above th
                                                  "(0 reverts all)."),
          as_json: bool = JsonOption) -> None:
     """Revert applied migrations newest first."""
-    done = MigrationRunner(load_settings().database_url).down(to=to)
+    done = _runner(load_settings()).down(to=to)
     if as_json:
         emit_json({"reverted": [m.version for m in done]})
         return
@@ -48,7 +53,7 @@ def down(to: int = typer.Option(..., "--to", help="Revert every version above th
 @reports_errors
 def status(as_json: bool = JsonOption) -> None:
     """List applied and pending migrations; refuse edited applied files."""
-    applied, pending = MigrationRunner(load_settings().database_url).status()
+    applied, pending = _runner(load_settings()).status()
     if as_json:
         emit_json({"applied": [a.version for a in applied],
                    "pending": [m.version for m in pending]})

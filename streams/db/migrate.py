@@ -67,6 +67,9 @@ class AppliedMigration:
 
 def load_migrations(folder: Path) -> list[Migration]:
     """Read and check every migration pair in *folder*, in version order."""
+    if not folder.is_dir():
+        raise MigrationFileError(f"migrations folder {folder} not found; set "
+                                 "EMR_STREAMS_POSTGRES_MIGRATIONS_DIR")
     pairs: dict[int, dict[str, tuple[str, Path]]] = {}
     for path in sorted(folder.glob("*.sql")):
         match = _FILE.match(path.name)

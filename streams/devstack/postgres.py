@@ -19,7 +19,7 @@ from psycopg import sql
 from streams.devstack._process import port_open
 from streams.devstack.errors import PortInUseError, StackError
 
-__all__ = ["PostgresNode", "SERVER_USER"]
+__all__ = ["SERVER_USER", "PostgresNode"]
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+
+# NewTopic is public API; the stubs only miss it from __all__.
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
 from streams.kafka.errors import KafkaAdminError
 
-__all__ = ["TopicSpec", "cluster_ready", "ensure_topics", "delete_topics"]
+__all__ = ["TopicSpec", "cluster_ready", "delete_topics", "ensure_topics"]
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +30,8 @@ class TopicSpec:
 
 def _admin(bootstrap_servers: str, extra: Mapping[str, str] | None = None) -> AdminClient:
     # log_level 0: connection failures surface as exceptions here, not as stderr noise.
-    conf = {"bootstrap.servers": bootstrap_servers, "log_level": 0}
+    conf: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers,
+                                                 "log_level": 0}
     conf.update(extra or {})
     return AdminClient(conf)
 

@@ -17,8 +17,9 @@ logger = logging.getLogger(__name__)
 class EventProducer:
     """Produce keyed events; ``flush`` raises if any message was not delivered."""
 
-    def __init__(self, client_config: Mapping[str, str], **overrides: str | int) -> None:
-        conf: dict[str, str | int] = {
+    def __init__(self, client_config: Mapping[str, str],
+                 **overrides: str | int | float | bool) -> None:
+        conf: dict[str, str | int | float | bool] = {
             **client_config,
             "enable.idempotence": True,
             "acks": "all",
@@ -40,14 +41,13 @@ class EventProducer:
                 headers: Sequence[tuple[str, bytes | None]] | None = None,
                 timestamp_ms: int | None = None) -> None:
         """Queue one message; delivery is confirmed by ``poll`` or ``flush``."""
-        kwargs: dict[str, object] = {"key": key, "value": value, "on_delivery": self._on_delivery}
-        if headers:
-            kwargs["headers"] = list(headers)
-        if timestamp_ms is not None:
-            kwargs["timestamp"] = timestamp_ms
         while True:
             try:
-                self._producer.produce(topic, **kwargs)
+                # timestamp 0 lets the client stamp the message with the current time.
+                self._producer.produce(topic, value=value, key=key,
+                                       headers=list(headers) if headers else None,
+                                       timestamp=timestamp_ms or 0,
+                                       on_delivery=self._on_delivery)
                 break
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: let deliveries drain

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+from psycopg import sql
 
 from streams.adapters.synthetic import SyntheticTaskSource
 from streams.config import Settings
@@ -30,7 +31,8 @@ def synthetic(count: int, *, seed: int = 7) -> list[TaskEvent]:
 
 def count(url: str, table: str) -> int:
     with psycopg.connect(url) as conn:
-        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+        row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+                           ).fetchone()
     assert row is not None
     return int(row[0])
 

@@ -1,0 +1,57 @@
+# emr-streams — the two quick-start commands are `make demo` and `make test`.
+# Every target sets up what it needs: a virtualenv in .venv, the package with its test
+# extra, the local stack (Kafka from Maven Central jars on Java 17, embedded PostgreSQL).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: setup tools stack-up stack-down stack-status migrate demo test lint typecheck unit clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## setup: virtualenv + package; checks Java 17+ and Maven (installs them with apt as root).
+setup: tools $(STAMP)
+
+tools:
+	@deploy/local/check-tools
+
+stack-up: setup
+	deploy/local/stack up
+
+stack-down:
+	deploy/local/stack down
+
+stack-status:
+	deploy/local/stack status
+
+migrate: stack-up
+	$(BIN)/emr-streams migrate up
+	$(BIN)/emr-streams topics create
+
+## demo: everything up, then the live demo (20 s of synthetic EMR task events).
+demo: migrate
+	$(BIN)/emr-streams demo
+
+lint: setup
+	$(BIN)/ruff check streams tests
+	$(BIN)/mypy
+
+## test: lint, type-check, then the whole suite against real Kafka and PostgreSQL
+## (the fixtures start the local stack). pytest exit code 5 (nothing collected) fails.
+test: lint
+	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests: failing" >&2; exit 1; fi; \
+	exit $$rc
+
+unit: setup
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+clean: stack-down
+	rm -rf .stack
