@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -45,7 +46,7 @@ def _lag(settings: Settings) -> int | None:
 
 def _table(produced: int, applied: int, tasks: int, lag: int | None, elapsed: float) -> Table:
     table = Table(title=f"emr-streams demo — {elapsed:5.1f}s")
-    for column in ("produced", "applied", "task rows", "consumer lag"):
+    for column in ("produced", "applied", "task rows (total)", "consumer lag"):
         table.add_column(column, justify="right")
     table.add_row(str(produced), str(applied), str(tasks), "?" if lag is None else str(lag))
     return table
@@ -63,6 +64,11 @@ def demo(
     """
     settings = load_settings()
     console = Console()
+    log_dir = settings.stack.dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    # Client chatter (e.g. a coordinator still loading) goes to a file, not over the table.
+    logging.basicConfig(filename=log_dir / "demo.log", level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not cluster_ready(settings.bootstrap_servers, timeout=10,
                          client_config=settings.librdkafka()):
         raise fail(f"no Kafka broker answers at {settings.bootstrap_servers}; "
@@ -70,12 +76,11 @@ def demo(
     MigrationRunner(settings.database_url, folder=settings.postgres.migrations_dir).up()
     ensure_topics(settings.bootstrap_servers, project_topics(settings),
                   client_config=settings.librdkafka())
-    log_dir = settings.stack.dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "processor.log"
     with open(log_path, "ab") as log:
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "run"],
                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
+    baseline, _ = _counts(settings.database_url)
     producer = EventProducer(settings.librdkafka())
     stop = threading.Event()
     adapter = threading.Thread(target=run_adapter, daemon=True, kwargs={
@@ -90,7 +95,7 @@ def demo(
             while True:
                 applied, tasks = _counts(settings.database_url)
                 lag = _lag(settings)
-                live.update(_table(producer.delivered, applied, tasks, lag,
+                live.update(_table(producer.delivered, applied - baseline, tasks, lag,
                                    time.monotonic() - started))
                 if worker.poll() is not None:
                     raise fail(f"the processor exited with code {worker.returncode}; "
@@ -111,7 +116,8 @@ def demo(
         except subprocess.TimeoutExpired:
             worker.kill()
     applied, tasks = _counts(settings.database_url)
-    console.print(f"produced {producer.delivered} events; {applied} applied; {tasks} task rows; "
+    console.print(f"produced {producer.delivered} events; {applied - baseline} applied; "
+                  f"{tasks} task rows in all; "
                   f"processor log: {Path(log_path)}")
     console.print(f"count them yourself: psql '{settings.database_url}' "
                   "-c 'SELECT status, count(*) FROM tasks GROUP BY status'")

@@ -19,8 +19,10 @@ class EventProducer:
 
     def __init__(self, client_config: Mapping[str, str],
                  **overrides: str | int | float | bool) -> None:
-        conf: dict[str, str | int | float | bool] = {
+        conf: dict[str, object] = {
             **client_config,
+            # librdkafka's own log lines go through Python logging, not raw stderr.
+            "logger": logging.getLogger("streams.kafka.librdkafka"),
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
