@@ -38,8 +38,8 @@ def load_settings() -> Settings:
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print one line on stderr and return the Exit to raise."""
-    typer.echo(f"emr-streams: error: {message}", err=True)
+    """Print one line on stderr (newlines in *message* folded) and return the Exit to raise."""
+    typer.echo(f"emr-streams: error: {' '.join(message.split())}", err=True)
     return typer.Exit(code)
 
 

@@ -6,7 +6,7 @@ import typer
 
 from streams.cli._common import emit_json, load_settings, reports_errors
 from streams.config import Settings
-from streams.db.migrate import MigrationRunner
+from streams.db.migrate import Migration, MigrationRunner
 
 app = typer.Typer(help="Database migrations (migrations/*.sql) on DATABASE_URL, or on the "
                        "local stack's database when it is unset.", no_args_is_help=True)
@@ -18,19 +18,22 @@ def _runner(settings: Settings) -> MigrationRunner:
     return MigrationRunner(settings.database_url, folder=settings.postgres.migrations_dir)
 
 
+def _report(verb: str, done: list[Migration], as_json: bool) -> None:
+    if as_json:
+        emit_json({verb: [m.version for m in done]})
+        return
+    for m in done:
+        typer.echo(f"{verb:<8} {m.version:04d}_{m.name}")
+    if not done:
+        typer.echo(f"nothing {verb}")
+
+
 @app.command()
 @reports_errors
 def up(to: int | None = typer.Option(None, "--to", help="Stop after this version."),
        as_json: bool = JsonOption) -> None:
     """Apply pending migrations, each in its own transaction."""
-    done = _runner(load_settings()).up(to=to)
-    if as_json:
-        emit_json({"applied": [m.version for m in done]})
-        return
-    for m in done:
-        typer.echo(f"applied  {m.version:04d}_{m.name}")
-    if not done:
-        typer.echo("nothing to apply")
+    _report("applied", _runner(load_settings()).up(to=to), as_json)
 
 
 @app.command()
@@ -39,14 +42,7 @@ def down(to: int = typer.Option(..., "--to", help="Revert every version above th
                                                  "(0 reverts all)."),
          as_json: bool = JsonOption) -> None:
     """Revert applied migrations newest first."""
-    done = _runner(load_settings()).down(to=to)
-    if as_json:
-        emit_json({"reverted": [m.version for m in done]})
-        return
-    for m in done:
-        typer.echo(f"reverted {m.version:04d}_{m.name}")
-    if not done:
-        typer.echo("nothing to revert")
+    _report("reverted", _runner(load_settings()).down(to=to), as_json)
 
 
 @app.command()

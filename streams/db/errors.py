@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from streams.errors import StreamsError
+from streams.errors import RetriableError, StreamsError
 
-__all__ = ["MigrationChecksumError", "MigrationError", "MigrationFileError"]
+__all__ = [
+    "DatabaseUnavailableError",
+    "MigrationChecksumError",
+    "MigrationError",
+    "MigrationFileError",
+]
+
+
+class DatabaseUnavailableError(RetriableError):
+    """The database server cannot be reached (down, wrong address, refused)."""
 
 
 class MigrationError(StreamsError):

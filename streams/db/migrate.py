@@ -17,7 +17,12 @@ from pathlib import Path
 
 import psycopg
 
-from streams.db.errors import MigrationChecksumError, MigrationError, MigrationFileError
+from streams.db.errors import (
+    DatabaseUnavailableError,
+    MigrationChecksumError,
+    MigrationError,
+    MigrationFileError,
+)
 
 __all__ = ["AppliedMigration", "Migration", "MigrationRunner", "default_migrations_dir"]
 
@@ -34,6 +39,15 @@ CREATE TABLE IF NOT EXISTS emr_streams_migrations (
     checksum   text NOT NULL,
     applied_at timestamptz NOT NULL DEFAULT now()
 )"""
+
+
+def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """An autocommit connection; an unreachable server is a DatabaseUnavailableError."""
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        # The message names host and port, never the password.
+        raise DatabaseUnavailableError(f"cannot connect to PostgreSQL: {exc}") from exc
 
 
 def default_migrations_dir() -> Path:
@@ -101,7 +115,7 @@ class MigrationRunner:
 
     def status(self) -> tuple[list[AppliedMigration], list[Migration]]:
         """Return (applied, pending), after checking the applied files are unchanged."""
-        with psycopg.connect(self._url, autocommit=True) as conn:
+        with connect(self._url) as conn:
             applied = self._applied(conn)
         self._check(applied)
         done = {a.version for a in applied}
@@ -183,7 +197,7 @@ class _Locked:
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
 
     def __enter__(self) -> psycopg.Connection[tuple[object, ...]]:
-        conn = psycopg.connect(self._url, autocommit=True)
+        conn = connect(self._url)
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         conn.execute(_LEDGER)
         self._conn = conn

@@ -1,0 +1,58 @@
+"""The CLI as a user meets it: exit codes, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures.services import Services
+
+pytestmark = pytest.mark.integration
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_database_is_one_line_and_exit_1() -> None:
+    url = f"postgresql://postgres:hunter2@127.0.0.1:{_closed_port()}/x"
+    result = _cli("migrate", "status", env={"DATABASE_URL": url})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emr-streams: error: cannot connect")
+    assert "hunter2" not in result.stderr
+    verbose = _cli("-v", "migrate", "status", env={"DATABASE_URL": url})
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+
+
+def test_bad_arguments_exit_2_with_usage() -> None:
+    result = _cli("migrate", "down")  # --to is required
+    assert result.returncode == 2
+    assert "--to" in result.stderr
+    assert _cli("adapter", "synthetic", "--rate", "-1").returncode == 2
+
+
+def test_migrate_and_topics_json(database_url: str, services: Services, topic: str) -> None:
+    env = {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": services.bootstrap_servers,
+           "EMR_STREAMS_KAFKA_TASKS_TOPIC": topic}
+    status = _cli("migrate", "status", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["pending"] == []
+    # The test's topic and its DLQ exist already: create is idempotent.
+    created = _cli("topics", "create", "--json", env=env)
+    assert created.returncode == 0, created.stderr
+    payload = json.loads(created.stdout)
+    assert payload["created"] == [] and topic in payload["topics"]
