@@ -8,8 +8,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
-from streams.contracts import TaskEvent, encode_task_event
-from streams.contracts.task_event import SourceSystem, TaskPriority, TaskStatus
+from streams.contracts import DepartmentRef, PatientRef, TaskEvent, UserRef, encode_task_event
+from streams.contracts.task_event import (
+    EmrSystem,
+    SourceSystem,
+    TaskPriority,
+    TaskStatus,
+    UserRole,
+)
 from streams.kafka.producer import EventProducer
 
 __all__ = ["SyntheticTaskSource", "run_adapter"]
@@ -19,17 +25,36 @@ _TITLES = ("Administer medication", "Check vitals", "Wound dressing", "Blood dra
 _NEXT_STATUS: dict[TaskStatus, TaskStatus] = {"PENDING": "IN_PROGRESS",
                                               "IN_PROGRESS": "COMPLETED"}
 _SYSTEMS: tuple[SourceSystem, ...] = ("EPIC", "CERNER", "GENERIC_FHIR", "DEVICE")
-_DEPARTMENTS = ("ICU", "ER", "CARDIO", "ONCO", "PEDS")
+_EMRS: tuple[EmrSystem, ...] = ("EPIC", "CERNER", "GENERIC_FHIR")
+_DEPARTMENTS = (("ICU", "Intensive Care"), ("ER", "Emergency"), ("CARDIO", "Cardiology"),
+                ("ONCO", "Oncology"), ("PEDS", "Paediatrics"))
 _PRIORITIES: tuple[TaskPriority, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+_ROLES: tuple[UserRole, ...] = ("NURSE", "NURSE", "NURSE", "DOCTOR", "SUPERVISOR")
 
 
 class SyntheticTaskSource:
-    """Generates task events: new tasks, then status changes of the open ones."""
+    """Generates task events: new tasks, then status changes of the open ones.
 
-    def __init__(self, *, seed: int | None = None, open_tasks: int = 200) -> None:
+    Departments, staff and patients come from fixed pools drawn from the seed, so the
+    same ids recur with the same identity snapshots, as they would from a real EMR.
+    """
+
+    def __init__(self, *, seed: int | None = None, open_tasks: int = 200, staff: int = 40,
+                 patients: int = 300) -> None:
         self._rng = random.Random(seed)
         self._open: dict[uuid.UUID, TaskEvent] = {}
         self._max_open = open_tasks
+        self._departments = [DepartmentRef(id=self._uuid(), code=code, name=name)
+                             for code, name in _DEPARTMENTS]
+        self._staff = [UserRef(id=self._uuid(), username=f"staff{n:04d}",
+                               display_name=f"Staff Member {n}", role=self._rng.choice(_ROLES))
+                       for n in range(staff)]
+        self._patients = []
+        for n in range(patients):
+            emr = self._rng.choice(_EMRS)
+            self._patients.append(PatientRef(
+                id=self._uuid(), mrn=f"MRN{self._rng.getrandbits(40):012d}"[:15],
+                emr_system=emr, emr_id=f"{emr.lower()}-{n:06d}"))
 
     def _uuid(self) -> uuid.UUID:
         return uuid.UUID(int=self._rng.getrandbits(128), version=4)
@@ -43,7 +68,8 @@ class SyntheticTaskSource:
             status = _NEXT_STATUS[previous.status]
             event = previous.model_copy(update={
                 "event_id": self._uuid(), "event_type": "task.status_changed",
-                "occurred_at": now, "status": status})
+                "occurred_at": now, "status": status,
+                "assigned_to": previous.assigned_to or self._rng.choice(self._staff)})
             if status == "COMPLETED":
                 del self._open[task_id]
             else:
@@ -52,9 +78,9 @@ class SyntheticTaskSource:
         event = TaskEvent(
             event_id=self._uuid(), event_type="task.created", task_id=self._uuid(),
             occurred_at=now, title=self._rng.choice(_TITLES), status="PENDING",
-            priority=self._rng.choice(_PRIORITIES),
-            department_code=self._rng.choice(_DEPARTMENTS),
-            source_system=self._rng.choice(_SYSTEMS))
+            priority=self._rng.choice(_PRIORITIES), source_system=self._rng.choice(_SYSTEMS),
+            department=self._rng.choice(self._departments),
+            created_by=self._rng.choice(self._staff), patient=self._rng.choice(self._patients))
         self._open[event.task_id] = event
         return event
 

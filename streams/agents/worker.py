@@ -8,6 +8,7 @@ import faust
 from psycopg_pool import ConnectionPool
 
 from streams.agents.app import create_app
+from streams.agents.maintenance import register_maintenance
 from streams.agents.tasks import register_task_agent
 from streams.config import Settings
 from streams.kafka.producer import EventProducer
@@ -30,6 +31,7 @@ def run_worker(settings: Settings) -> None:
     producer = EventProducer(settings.librdkafka())
     app = create_app(settings)
     register_task_agent(app, settings, BatchProcessor(pool, producer))
+    register_maintenance(app, pool)
     pool.open(wait=False)
     try:
         worker = faust.Worker(app, loglevel=settings.processor.log_level.upper(),

@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 from streams.contracts.errors import ContractError, DecodeError
-from streams.contracts.task_event import TaskEvent, decode_task_event, encode_task_event
+from streams.contracts.task_event import (
+    DepartmentRef,
+    PatientRef,
+    TaskEvent,
+    UserRef,
+    decode_task_event,
+    encode_task_event,
+)
 
-__all__ = ["ContractError", "DecodeError", "TaskEvent", "decode_task_event", "encode_task_event"]
+__all__ = [
+    "ContractError",
+    "DecodeError",
+    "DepartmentRef",
+    "PatientRef",
+    "TaskEvent",
+    "UserRef",
+    "decode_task_event",
+    "encode_task_event",
+]

@@ -17,11 +17,23 @@ from tenacity import (
 from streams.kafka.producer import EventProducer
 from streams.sink.apply import BatchOutcome, apply_batch
 from streams.sink.dead_letter import dead_letter
-from streams.sink.records import ConsumedRecord
+from streams.sink.records import ConsumedRecord, Poison
 
-__all__ = ["BatchProcessor"]
+__all__ = ["PERMANENT_ERRORS", "BatchProcessor"]
 
 logger = logging.getLogger(__name__)
+
+#: Errors one record's content causes (a constraint, trigger or type refusing it): retrying
+#: cannot help, so that record is dead-lettered and the others are applied.
+PERMANENT_ERRORS: tuple[type[psycopg.Error], ...] = (psycopg.IntegrityError,
+                                                     psycopg.DataError)
+
+
+def _reason(exc: psycopg.Error) -> str:
+    """The database's primary message and SQLSTATE, never its DETAIL (it can quote values)."""
+    primary = exc.diag.message_primary or type(exc).__name__
+    constraint = f" [{exc.diag.constraint_name}]" if exc.diag.constraint_name else ""
+    return f"{primary}{constraint} (SQLSTATE {exc.sqlstate})"
 
 
 class BatchProcessor:
@@ -29,7 +41,9 @@ class BatchProcessor:
 
     A database outage (connection lost, serialization failure, deadlock, disk full: every
     ``psycopg.OperationalError``) is retried with exponential backoff for as long as it
-    lasts: consumption pauses, nothing is dropped or dead-lettered. Any other error is
+    lasts: consumption pauses, nothing is dropped or dead-lettered. When the database
+    refuses the batch for its content (``PERMANENT_ERRORS``), the records are applied one
+    by one and only those refused on their own are dead-lettered. Any other error is
     raised: the worker crashes rather than skip records.
     """
 
@@ -39,19 +53,43 @@ class BatchProcessor:
         self._producer = producer
         self._retrying = Retrying(
             retry=retry_if_exception_type(psycopg.OperationalError),
-            wait=wait_exponential_jitter(initial=0.1, max=max_backoff),
+            wait=wait_exponential_jitter(multiplier=0.1, jitter=0.1, max=max_backoff),
             before_sleep=before_sleep_log(logger, logging.WARNING),
             reraise=True,
         )
 
-    def process(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
-        """Apply *records*; return once they are committed or dead-lettered."""
+    def _apply(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
         for attempt in self._retrying:
             with attempt, self._pool.connection() as conn:
-                outcome = apply_batch(conn, records)
+                return apply_batch(conn, records)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    def _apply_isolating(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
+        try:
+            return self._apply(records)
+        except PERMANENT_ERRORS as batch_error:
+            logger.warning("batch of %d refused (%s); applying its records one by one",
+                           len(records), _reason(batch_error),
+                           extra={"event": "batch.isolating"})
+        outcome = BatchOutcome()
+        for record in records:
+            try:
+                single = self._apply([record])
+            except PERMANENT_ERRORS as exc:
+                outcome.poison.append(Poison(record, _reason(exc), type(exc).__name__,
+                                             "apply"))
+                continue
+            outcome.applied += single.applied
+            outcome.duplicates += single.duplicates
+            outcome.poison.extend(single.poison)
+        return outcome
+
+    def process(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
+        """Apply *records*; return once each is committed, a duplicate, or dead-lettered."""
+        outcome = self._apply_isolating(records)
         dead_letter(self._producer, outcome.poison)
         for item in outcome.poison:
-            logger.warning("dead-lettered %s[%d]@%d: %s", item.record.topic,
-                           item.record.partition, item.record.offset, item.reason,
+            logger.warning("dead-lettered %s[%d]@%d at %s: %s", item.record.topic,
+                           item.record.partition, item.record.offset, item.stage, item.reason,
                            extra={"event": "record.dead_lettered"})
         return outcome

@@ -22,8 +22,9 @@ def _records(events: list, *, topic: str = "t") -> list[ConsumedRecord]:
 
 
 def _state(conn: Conn) -> list[tuple[object, ...]]:
-    return conn.execute("SELECT id, title, status, priority, department_code, source_system, "
-                        "last_event_id, last_occurred_at FROM tasks ORDER BY id").fetchall()
+    return conn.execute("SELECT id, title, status, priority, patient_id, assigned_to, "
+                        "created_by, department_id, emr_system, completed_at, hlc_physical, "
+                        "hlc_logical, last_event_id FROM tasks ORDER BY id").fetchall()
 
 
 def test_second_delivery_changes_nothing(db: Conn) -> None:
@@ -68,3 +69,23 @@ def test_poison_is_returned_and_the_rest_applies(db: Conn) -> None:
     assert [p.record.offset for p in outcome.poison] == [99, 100]
     assert {p.stage for p in outcome.poison} == {"decode"}
     assert outcome.total == 12
+
+
+def test_one_audit_row_per_event_and_none_on_replay(db: Conn) -> None:
+    records = _records(synthetic(120))
+    apply_batch(db, records)
+    apply_batch(db, records[::-1])
+    audit = db.execute("SELECT count(*), count(DISTINCT event_id), min(topic), "
+                       "bool_and(\"offset\" IS NOT NULL) FROM audit_logs").fetchone()
+    assert audit == (120, 120, "t", True)
+
+
+def test_identities_are_created_from_the_snapshots(db: Conn) -> None:
+    events = synthetic(200)
+    apply_batch(db, _records(events))
+    for table, ids in (("departments", {e.department.id for e in events}),
+                       ("patients", {e.patient.id for e in events}),
+                       ("users", {e.created_by.id for e in events}
+                        | {e.assigned_to.id for e in events if e.assigned_to})):
+        found = {r[0] for r in db.execute(f"SELECT id FROM {table}").fetchall()}  # type: ignore[arg-type]
+        assert found == ids, table

@@ -1,2 +1,2 @@
-DROP TABLE IF EXISTS tasks;
+DROP TABLE IF EXISTS conflicts;
 DROP TABLE IF EXISTS processed_events;

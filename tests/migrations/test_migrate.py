@@ -27,14 +27,41 @@ _CONSTRAINTS = """
 SELECT conname::text, contype::text, pg_get_constraintdef(oid), conrelid::regclass::text
 FROM pg_constraint
 WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> ALL(%s)
-ORDER BY 1
+ORDER BY 1, 4, 3
+"""
+# Everything else a migration can leave behind: functions, types, triggers, policies,
+# index and view definitions.
+_OBJECTS = """
+SELECT 'function', p.oid::regprocedure::text, md5(pg_get_functiondef(p.oid))
+FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'type', t.typname::text, t.typtype::text
+FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace AND t.typtype IN ('e', 'd', 'r', 'm')
+UNION ALL
+SELECT 'trigger', tgrelid::regclass::text || '.' || tgname, pg_get_triggerdef(oid)
+FROM pg_trigger WHERE NOT tgisinternal AND tgrelid::regclass::text <> ALL(%s)
+UNION ALL
+SELECT 'policy', polrelid::regclass::text || '.' || polname,
+       coalesce(pg_get_expr(polqual, polrelid), '')
+FROM pg_policy
+UNION ALL
+SELECT 'index', indexname::text, indexdef FROM pg_indexes
+WHERE schemaname = 'public' AND tablename <> ALL(%s)
+UNION ALL
+SELECT 'view', viewname::text, md5(definition) FROM pg_views WHERE schemaname = 'public'
+UNION ALL
+SELECT 'matview', matviewname::text, md5(definition) FROM pg_matviews
+WHERE schemaname = 'public'
+ORDER BY 1, 2, 3
 """
 
 
 def _catalog(url: str) -> list[tuple[object, ...]]:
     with psycopg.connect(url) as conn:
-        return (conn.execute(_RELATIONS, (list(_LEDGER),)).fetchall()
-                + conn.execute(_CONSTRAINTS, (list(_LEDGER),)).fetchall())
+        ledger = list(_LEDGER)
+        return (conn.execute(_RELATIONS, (ledger,)).fetchall()
+                + conn.execute(_CONSTRAINTS, (ledger,)).fetchall()
+                + conn.execute(_OBJECTS, (ledger, ledger)).fetchall())
 
 
 def test_up_down_up_gives_the_same_catalog(database_factory) -> None:
@@ -43,7 +70,10 @@ def test_up_down_up_gives_the_same_catalog(database_factory) -> None:
     applied = runner.up()
     assert [m.version for m in applied] == [m.version for m in runner.migrations]
     after_up = _catalog(url)
-    assert {row[0] for row in after_up} >= {"tasks", "processed_events"}
+    names = {row[1] if row[0] in {"function", "type", "view", "matview"} else row[0]
+             for row in after_up}
+    assert {"tasks", "patients", "audit_logs", "processed_events", "conflicts",
+            "task_status", "audit_metrics_hourly", "audit_logs_recent"} <= names
     runner.down(to=0)
     assert _catalog(url) == []
     runner.up()

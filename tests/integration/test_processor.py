@@ -1,0 +1,78 @@
+"""The batch processor: a record the database refuses is dead-lettered alone."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka import Consumer
+from psycopg_pool import ConnectionPool
+
+from streams.config import Settings
+from streams.contracts import encode_task_event
+from streams.kafka.producer import EventProducer
+from streams.sink import ConsumedRecord
+from streams.sink.processor import BatchProcessor
+from streams.topology import dead_letter_topic
+from tests.integration.helpers import count, synthetic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def processor(emr_settings: Settings) -> Iterator[BatchProcessor]:
+    with ConnectionPool(emr_settings.database_url, min_size=1, max_size=2,
+                        kwargs={"autocommit": True}, open=True) as pool:
+        yield BatchProcessor(pool, EventProducer(emr_settings.librdkafka()))
+
+
+def _dead_letters(settings: Settings, expected: int) -> list[dict[str, bytes]]:
+    consumer = Consumer({**settings.librdkafka(), "group.id": "dlq-check",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([dead_letter_topic(settings.kafka.tasks_topic)])
+    found = []
+    try:
+        for _ in range(40):
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                found.append(dict(message.headers() or []))
+            if len(found) >= expected:
+                break
+    finally:
+        consumer.close()
+    return found
+
+
+def test_refused_records_are_dead_lettered_and_the_rest_applied(
+        emr_settings: Settings, processor: BatchProcessor) -> None:
+    topic = emr_settings.kafka.tasks_topic
+    events = synthetic(60, seed=9)
+    good = events[0]
+    # Same MRN as another patient of the batch under a new id: the snapshot contradicts.
+    clash = events[1].model_copy(update={
+        "event_id": events[1].event_id.__class__(int=events[1].event_id.int ^ 1),
+        "task_id": events[1].task_id.__class__(int=events[1].task_id.int ^ 1),
+        "patient": good.patient.model_copy(update={
+            "id": good.patient.id.__class__(int=good.patient.id.int ^ 1),
+            "emr_id": "epic-clash"})})
+    bad_mrn = events[2].model_copy(update={
+        "event_id": events[2].event_id.__class__(int=events[2].event_id.int ^ 1),
+        "task_id": events[2].task_id.__class__(int=events[2].task_id.int ^ 1),
+        "patient": events[2].patient.model_copy(update={
+            "id": events[2].patient.id.__class__(int=events[2].patient.id.int ^ 1),
+            "mrn": "lower-case-mrn", "emr_id": "epic-badmrn"})})
+    batch = [*events[:30], clash, *events[30:], bad_mrn]
+    records = [ConsumedRecord(topic=topic, partition=0, offset=i, key=None,
+                              value=encode_task_event(e)) for i, e in enumerate(batch)]
+    outcome = processor.process(records)
+    assert outcome.applied == len(events)
+    assert {p.record.offset for p in outcome.poison} == {30, len(batch) - 1}
+    assert outcome.total == len(batch)
+    assert count(emr_settings.database_url, "processed_events") == len(events)
+    reasons = {p.record.offset: p.reason for p in outcome.poison}
+    assert "invalid MRN format" in reasons[len(batch) - 1]
+    assert "fk_tasks_patient" in reasons[30]
+    for reason in reasons.values():
+        assert "lower-case-mrn" not in reason and good.patient.mrn not in reason
+    letters = _dead_letters(emr_settings, 2)
+    assert sorted(h["emr.dlq.stage"] for h in letters) == [b"apply", b"apply"]

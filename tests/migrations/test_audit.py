@@ -1,0 +1,149 @@
+"""The audit trail on real PostgreSQL: immutability, partitions, retention, helpers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+import pytest
+
+from streams.db.maintenance import run_maintenance
+
+pytestmark = pytest.mark.integration
+
+Conn = psycopg.Connection[tuple[object, ...]]
+
+
+def _backend(db: Conn) -> str:
+    row = db.execute("SELECT audit_backend()").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _insert(db: Conn, at: datetime, *, actor: uuid.UUID | None = None, phi: bool = False,
+            entity_type: str = "task", action: str = "created", emr: str | None = "EPIC",
+            source: str = "EPIC") -> uuid.UUID:
+    row_id = uuid.uuid4()
+    db.execute("INSERT INTO audit_logs (id, created_at, action, entity_type, entity_id, "
+               "actor_id, emr_system, source_system, phi_accessed) "
+               "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+               (row_id, at, action, entity_type, uuid.uuid4(), actor, emr, source, phi))
+    return row_id
+
+
+def _partitions(db: Conn) -> list[str]:
+    return [str(r[0]) for r in db.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'audit_logs'::regclass ORDER BY 1").fetchall()]
+
+
+def test_audit_rows_cannot_be_changed(db: Conn) -> None:
+    row_id = _insert(db, datetime.now(UTC))
+    for statement in ("UPDATE audit_logs SET action = 'tampered' WHERE id = %s",
+                      "DELETE FROM audit_logs WHERE id = %s"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            db.execute(statement, (row_id,))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+        db.execute("TRUNCATE audit_logs")
+    assert db.execute("SELECT count(*) FROM audit_logs WHERE id = %s",
+                      (row_id,)).fetchone() == (1,)
+
+
+def test_primary_key_includes_the_time_column(db: Conn) -> None:
+    row = db.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                     "WHERE conrelid = 'audit_logs'::regclass AND contype = 'p'").fetchone()
+    assert row == ("PRIMARY KEY (id, created_at)",)
+
+
+def test_native_partitions_are_ready_ahead_and_guarded(db: Conn) -> None:
+    if _backend(db) != "native":
+        pytest.skip("audit_logs is a TimescaleDB hypertable here: chunks, not partitions")
+    names = _partitions(db)
+    this_month = date.today().replace(day=1)
+    expected = [f"audit_logs_p{(this_month + timedelta(days=31 * i)).strftime('%Y%m')}"
+                for i in (-1, 0, 6, 12)]
+    for name in expected:
+        assert name in names
+    # Partitions are guarded like the parent, even when addressed directly.
+    current = f"audit_logs_p{this_month.strftime('%Y%m')}"
+    row_id = _insert(db, datetime.now(UTC))
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute(f"DELETE FROM {current} WHERE id = %s", (row_id,))  # type: ignore[arg-type]
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        db.execute(f"TRUNCATE {current}")  # type: ignore[arg-type]
+
+
+def test_retention_drops_partitions_older_than_seven_years(db: Conn) -> None:
+    if _backend(db) != "native":
+        pytest.skip("on TimescaleDB the retention policy drops chunks")
+    old_month = date.today().replace(day=1) - timedelta(days=366 * 8)
+    recent_month = date.today().replace(day=1) - timedelta(days=365 * 6)
+    old = db.execute("SELECT audit_logs_create_partition(%s)", (old_month,)).fetchone()
+    recent = db.execute("SELECT audit_logs_create_partition(%s)", (recent_month,)).fetchone()
+    assert old is not None and recent is not None
+    _insert(db, datetime.combine(old_month + timedelta(days=3), datetime.min.time(), UTC))
+    _insert(db, datetime.combine(recent_month + timedelta(days=3), datetime.min.time(), UTC))
+    report = run_maintenance(db)
+    assert report.partitions_dropped == [old[0]]
+    assert old[0] not in _partitions(db) and recent[0] in _partitions(db)
+    assert db.execute("SELECT count(*) FROM audit_logs").fetchone() == (1,)
+    # Running it again finds nothing more to do.
+    again = run_maintenance(db)
+    assert again.partitions_dropped == [] and again.partitions_created == []
+
+
+def test_helpers_and_aggregates_give_the_known_figures(db: Conn) -> None:
+    nurse = uuid.uuid4()
+    day1 = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - \
+        timedelta(days=2)
+    day2 = day1 + timedelta(days=1)
+    for minute in range(3):
+        _insert(db, day1 + timedelta(minutes=minute), actor=nurse, phi=minute == 0)
+    _insert(db, day1 + timedelta(hours=1), actor=None)
+    _insert(db, day2, actor=nurse, phi=True, entity_type="handover", action="accepted",
+            emr=None, source="DEVICE")
+    recent = _insert(db, datetime.now(UTC) - timedelta(minutes=5), actor=nurse)
+
+    summary = db.execute("SELECT day, total_events, phi_access_events, attributed_events, "
+                         "unattributed_events, attribution_rate::text "
+                         "FROM get_compliance_summary(%s, %s)",
+                         (day1.date(), day2.date())).fetchall()
+    assert summary == [(day1.date(), 4, 1, 3, 1, "0.7500"), (day2.date(), 1, 1, 1, 0, "1.0000")]
+
+    window = db.execute("SELECT action FROM get_audit_logs_time_range(%s, %s)",
+                        (day1, day1 + timedelta(hours=2))).fetchall()
+    assert len(window) == 4
+    handovers = db.execute("SELECT count(*) FROM get_audit_logs_time_range(%s, %s, 'handover')",
+                           (day1, day2 + timedelta(hours=1))).fetchone()
+    assert handovers == (1,)
+    assert db.execute("SELECT id FROM audit_logs_recent").fetchall() == [(recent,)]
+
+    if _backend(db) == "timescaledb":
+        db.execute("CALL refresh_continuous_aggregate('audit_metrics_hourly', NULL, NULL)")
+        db.execute("CALL refresh_continuous_aggregate('audit_compliance_daily', NULL, NULL)")
+    else:
+        run_maintenance(db)
+    hourly = db.execute("SELECT event_count, phi_access_count FROM audit_metrics_hourly "
+                        "WHERE bucket = %s AND entity_type = 'task'", (day1,)).fetchone()
+    assert hourly == (3, 1)
+    daily = db.execute("SELECT emr_system, source_system, total_events, phi_access_events, "
+                       "attributed_events, unattributed_events FROM audit_compliance_daily "
+                       "WHERE bucket = %s ORDER BY 1", (day2.replace(hour=0),)).fetchall()
+    assert daily == [("NONE", "DEVICE", 1, 1, 1, 0)]
+
+
+def test_timescaledb_path(db: Conn) -> None:
+    loadable = db.execute("SELECT audit_timescaledb_loadable()").fetchone()
+    if not loadable or not loadable[0]:
+        pytest.skip("TimescaleDB is not installed in this PostgreSQL (not in "
+                    "pg_available_extensions or shared_preload_libraries): native path only")
+    assert _backend(db) == "timescaledb"
+    chunk = db.execute("SELECT time_interval FROM timescaledb_information.dimensions "
+                       "WHERE hypertable_name = 'audit_logs'").fetchone()
+    assert chunk is not None and chunk[0] == timedelta(days=30)
+    jobs = {r[0] for r in db.execute("SELECT proc_name FROM timescaledb_information.jobs "
+                                     "WHERE hypertable_name IN ('audit_logs', "
+                                     "'audit_metrics_hourly', 'audit_compliance_daily')")}
+    assert {"policy_compression", "policy_retention", "policy_refresh_continuous_aggregate"} \
+        <= jobs
