@@ -59,6 +59,12 @@ class KafkaSettings(BaseSettings):
                                             "KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers"))
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     tasks_topic: str = "emr.tasks.v1"
+    handovers_topic: str = "emr.handovers.v1"
+    verifications_topic: str = "emr.verifications.v1"
+    schema_registry_url: str | None = Field(
+        None, description="Confluent schema registry: write Confluent framing when set.")
+    schemas_dir: Path | None = Field(
+        None, description="Folder of the .avsc files (default: schemas/ of the source).")
     group_id: str = "emr-streams-processor"
     topic_partitions: PositiveInt = 3
 

@@ -1,4 +1,7 @@
-"""A synthetic EMR adapter: a steady, reproducible stream of task events for demos and tests."""
+"""A synthetic EMR adapter: a steady, reproducible stream of task events for demos and tests.
+
+Written only against the SDK (models, ClockKeeper, EventPublisher), as a real adapter is.
+"""
 
 from __future__ import annotations
 
@@ -6,97 +9,144 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from streams.contracts import DepartmentRef, PatientRef, TaskEvent, UserRef, encode_task_event
-from streams.contracts.task_event import (
+from streams.contracts.models import (
+    DepartmentSnapshot,
     EmrSystem,
+    PatientSnapshot,
     SourceSystem,
+    TaskAssigned,
+    TaskCompleted,
+    TaskCreated,
+    TaskEvent,
+    TaskPayload,
     TaskPriority,
-    TaskStatus,
+    TaskSnapshot,
+    TaskStatusChanged,
+    TaskUpdated,
     UserRole,
+    UserSnapshot,
 )
-from streams.kafka.producer import EventProducer
+from streams.sdk.clock_keeper import ClockKeeper
+from streams.sdk.publisher import EventPublisher
 
 __all__ = ["SyntheticTaskSource", "run_adapter"]
 
 _TITLES = ("Administer medication", "Check vitals", "Wound dressing", "Blood draw",
            "Discharge teaching", "Fall-risk assessment", "Verify EMR allergy list")
-_NEXT_STATUS: dict[TaskStatus, TaskStatus] = {"PENDING": "IN_PROGRESS",
-                                              "IN_PROGRESS": "COMPLETED"}
 _SYSTEMS: tuple[SourceSystem, ...] = ("EPIC", "CERNER", "GENERIC_FHIR", "DEVICE")
-_EMRS: tuple[EmrSystem, ...] = ("EPIC", "CERNER", "GENERIC_FHIR")
 _DEPARTMENTS = (("ICU", "Intensive Care"), ("ER", "Emergency"), ("CARDIO", "Cardiology"),
                 ("ONCO", "Oncology"), ("PEDS", "Paediatrics"))
-_PRIORITIES: tuple[TaskPriority, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
 _ROLES: tuple[UserRole, ...] = ("NURSE", "NURSE", "NURSE", "DOCTOR", "SUPERVISOR")
+_PRIORITIES: tuple[TaskPriority, ...] = ("LOW", "MEDIUM", "HIGH", "CRITICAL")
+_EMRS: tuple[EmrSystem, ...] = ("EPIC", "CERNER", "GENERIC_FHIR")
+
+
+@dataclass
+class _OpenTask:
+    snapshot: TaskSnapshot
+    status: str
+    clock: dict[str, int]
+    previous_clock: dict[str, int]
+    source: SourceSystem
 
 
 class SyntheticTaskSource:
-    """Generates task events: new tasks, then status changes of the open ones.
+    """Generates task events: creations, then updates, assignments and status changes.
 
-    Departments, staff and patients come from fixed pools drawn from the seed, so the
-    same ids recur with the same identity snapshots, as they would from a real EMR.
+    Departments, staff and patients come from fixed pools, so the same ids recur with the
+    same identity snapshots, as they would from a real EMR. With *concurrent_rate* > 0 a
+    share of the edits comes from a second node ("offline tablet") that has not seen the
+    task's latest change: a concurrent edit the processor must merge.
     """
 
     def __init__(self, *, seed: int | None = None, open_tasks: int = 200, staff: int = 40,
-                 patients: int = 300) -> None:
+                 patients: int = 300, concurrent_rate: float = 0.0,
+                 node: str = "synthetic-adapter") -> None:
         self._rng = random.Random(seed)
-        self._open: dict[uuid.UUID, TaskEvent] = {}
+        self._open: dict[uuid.UUID, _OpenTask] = {}
         self._max_open = open_tasks
-        self._departments = [DepartmentRef(id=self._uuid(), code=code, name=name)
+        self._concurrent_rate = concurrent_rate
+        self._clock = ClockKeeper(node)
+        self._tablet = ClockKeeper(f"{node}-tablet")
+        self._departments = [DepartmentSnapshot(id=self._uuid(), code=code, name=name)
                              for code, name in _DEPARTMENTS]
-        self._staff = [UserRef(id=self._uuid(), username=f"staff{n:04d}",
-                               display_name=f"Staff Member {n}", role=self._rng.choice(_ROLES))
-                       for n in range(staff)]
+        self._staff = [UserSnapshot(id=self._uuid(), username=f"staff{n:04d}",
+                                    display_name=f"Staff Member {n}",
+                                    role=self._rng.choice(_ROLES)) for n in range(staff)]
         self._patients = []
         for n in range(patients):
             emr = self._rng.choice(_EMRS)
-            self._patients.append(PatientRef(
+            self._patients.append(PatientSnapshot(
                 id=self._uuid(), mrn=f"MRN{self._rng.getrandbits(40):012d}"[:15],
                 emr_system=emr, emr_id=f"{emr.lower()}-{n:06d}"))
 
     def _uuid(self) -> uuid.UUID:
         return uuid.UUID(int=self._rng.getrandbits(128), version=4)
 
-    def next_event(self) -> TaskEvent:
-        """The next event: a status change 40% of the time when tasks are open."""
-        now = datetime.now(UTC)
-        if self._open and (len(self._open) >= self._max_open or self._rng.random() < 0.4):
-            task_id = self._rng.choice(list(self._open))
-            previous = self._open[task_id]
-            status = _NEXT_STATUS[previous.status]
-            event = previous.model_copy(update={
-                "event_id": self._uuid(), "event_type": "task.status_changed",
-                "occurred_at": now, "status": status,
-                "assigned_to": previous.assigned_to or self._rng.choice(self._staff)})
-            if status == "COMPLETED":
-                del self._open[task_id]
-            else:
-                self._open[task_id] = event
-            return event
+    def _event(self, task_id: uuid.UUID, task: _OpenTask, payload: TaskPayload, *,
+               concurrent: bool = False) -> TaskEvent:
+        keeper = self._tablet if concurrent else self._clock
+        seen = task.previous_clock if concurrent else task.clock
+        hlc, clock = keeper.stamp(seen=seen)
         event = TaskEvent(
-            event_id=self._uuid(), event_type="task.created", task_id=self._uuid(),
-            occurred_at=now, title=self._rng.choice(_TITLES), status="PENDING",
-            priority=self._rng.choice(_PRIORITIES), source_system=self._rng.choice(_SYSTEMS),
-            department=self._rng.choice(self._departments),
-            created_by=self._rng.choice(self._staff), patient=self._rng.choice(self._patients))
-        self._open[event.task_id] = event
+            event_id=self._uuid(), aggregate_id=task_id,
+            occurred_at=datetime.fromtimestamp(hlc.physical_us / 1e6, UTC), hlc=hlc,
+            vector_clock=clock, origin_node=keeper.node, source_system=task.source,
+            actor=self._rng.choice(self._staff), correlation_id=self._uuid(),
+            task=task.snapshot, payload=payload)
+        if not concurrent:
+            task.previous_clock, task.clock = task.clock, clock
         return event
+
+    def next_event(self) -> TaskEvent:
+        """The next event: a change of an open task 40% of the time, else a new task."""
+        if self._open and (len(self._open) >= self._max_open or self._rng.random() < 0.4):
+            return self._change(self._rng.choice(list(self._open)))
+        task_id = self._uuid()
+        snapshot = TaskSnapshot(
+            patient=self._rng.choice(self._patients),
+            department=self._rng.choice(self._departments),
+            created_by=self._rng.choice(self._staff), title=self._rng.choice(_TITLES),
+            priority=self._rng.choice(_PRIORITIES),
+            created_at=datetime.now(UTC))
+        task = _OpenTask(snapshot, "PENDING", {}, {}, self._rng.choice(_SYSTEMS))
+        self._open[task_id] = task
+        return self._event(task_id, task, TaskCreated(
+            status="PENDING", due_at=datetime.now(UTC) + timedelta(hours=4),
+            emr_system=task.snapshot.patient.emr_system))
+
+    def _change(self, task_id: uuid.UUID) -> TaskEvent:
+        task = self._open[task_id]
+        if task.clock and self._rng.random() < self._concurrent_rate:
+            return self._event(task_id, task, TaskUpdated(
+                priority=self._rng.choice(_PRIORITIES)), concurrent=True)
+        roll = self._rng.random()
+        if roll < 0.15:
+            return self._event(task_id, task, TaskAssigned(
+                assigned_to=self._rng.choice(self._staff)))
+        if roll < 0.25:
+            return self._event(task_id, task, TaskUpdated(
+                priority=self._rng.choice(_PRIORITIES)))
+        if task.status == "PENDING":
+            task.status = "IN_PROGRESS"
+            return self._event(task_id, task, TaskStatusChanged(status="IN_PROGRESS"))
+        del self._open[task_id]
+        return self._event(task_id, task, TaskCompleted(completed_at=datetime.now(UTC)))
 
     def events(self, count: int) -> Iterator[TaskEvent]:
         for _ in range(count):
             yield self.next_event()
 
 
-def run_adapter(producer: EventProducer, topic: str, source: SyntheticTaskSource, *,
-                rate: float, limit: int | None = None, duration: float | None = None,
+def run_adapter(publisher: EventPublisher, source: SyntheticTaskSource, *, rate: float,
+                limit: int | None = None, duration: float | None = None,
                 should_stop: Callable[[], bool] = lambda: False) -> int:
-    """Produce events at *rate* per second until *limit*, *duration* or *should_stop*.
+    """Publish events at *rate* per second until *limit*, *duration* or *should_stop*.
 
-    Events are keyed by task id, so every change of a task lands on one partition in
-    order. Returns the number of events produced; raises ProduceError if any was not
-    delivered.
+    Returns the number of events published; raises ProduceError if any was not delivered.
     """
     started = time.monotonic()
     sent = 0
@@ -111,9 +161,7 @@ def run_adapter(producer: EventProducer, topic: str, source: SyntheticTaskSource
             time.sleep(min(0.05, 1.0 / rate))
             continue
         for _ in range(due if limit is None else min(due, limit - sent)):
-            event = source.next_event()
-            producer.produce(topic, key=str(event.task_id).encode(),
-                             value=encode_task_event(event))
+            publisher.publish(source.next_event())
             sent += 1
-    producer.flush()
+    publisher.flush()
     return sent

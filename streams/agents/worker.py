@@ -12,6 +12,7 @@ from streams.agents.maintenance import register_maintenance
 from streams.agents.tasks import register_task_agent
 from streams.config import Settings
 from streams.kafka.producer import EventProducer
+from streams.kafka.schema_registry import codec_for
 from streams.sink.processor import BatchProcessor
 
 __all__ = ["run_worker"]
@@ -30,7 +31,7 @@ def run_worker(settings: Settings) -> None:
                           kwargs={"autocommit": True}, open=False, name="emr-streams")
     producer = EventProducer(settings.librdkafka())
     app = create_app(settings)
-    register_task_agent(app, settings, BatchProcessor(pool, producer))
+    register_task_agent(app, settings, BatchProcessor(pool, producer, codec_for(settings)))
     register_maintenance(app, pool)
     pool.open(wait=False)
     try:

@@ -6,7 +6,7 @@ import typer
 
 from streams.adapters.synthetic import SyntheticTaskSource, run_adapter
 from streams.cli._common import emit_json, load_settings, reports_errors
-from streams.kafka.producer import EventProducer
+from streams.sdk.publisher import EventPublisher
 
 app = typer.Typer(help="Upstream EMR adapters.", no_args_is_help=True)
 
@@ -18,17 +18,20 @@ def synthetic(
     count: int | None = typer.Option(None, min=0, help="Stop after this many events."),
     duration: float | None = typer.Option(None, min=0, help="Stop after this many seconds."),
     seed: int | None = typer.Option(None, help="Seed for a reproducible stream."),
+    concurrent_rate: float = typer.Option(0.0, min=0, max=1,
+                                          help="Share of edits made concurrently offline."),
+    node: str = typer.Option("synthetic-adapter", help="This adapter's node id (clocks)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Produce synthetic task events to EMR_STREAMS_KAFKA_TASKS_TOPIC (Ctrl-C stops)."""
+    """Publish synthetic task events (Avro) to EMR_STREAMS_KAFKA_TASKS_TOPIC (Ctrl-C stops)."""
     settings = load_settings()
-    producer = EventProducer(settings.librdkafka())
+    publisher = EventPublisher(settings, node=node, source_system="GENERIC_FHIR")
+    source = SyntheticTaskSource(seed=seed, concurrent_rate=concurrent_rate, node=node)
     try:
-        sent = run_adapter(producer, settings.kafka.tasks_topic, SyntheticTaskSource(seed=seed),
-                           rate=rate, limit=count, duration=duration)
+        sent = run_adapter(publisher, source, rate=rate, limit=count, duration=duration)
     except KeyboardInterrupt:
-        producer.flush()
-        sent = producer.delivered
+        publisher.flush()
+        sent = publisher.delivered
     if as_json:
         emit_json({"produced": sent, "topic": settings.kafka.tasks_topic})
     else:

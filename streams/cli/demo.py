@@ -24,7 +24,7 @@ from streams.db.migrate import MigrationRunner
 from streams.kafka.admin import cluster_ready, ensure_topics
 from streams.kafka.errors import KafkaAdminError
 from streams.kafka.offsets import group_lag
-from streams.kafka.producer import EventProducer
+from streams.sdk.publisher import EventPublisher
 from streams.topology import project_topics
 
 
@@ -81,12 +81,11 @@ def demo(
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "run"],
                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     baseline, _ = _counts(settings.database_url)
-    producer = EventProducer(settings.librdkafka())
+    producer = EventPublisher(settings, node="demo-adapter", source_system="GENERIC_FHIR")
     stop = threading.Event()
     adapter = threading.Thread(target=run_adapter, daemon=True, kwargs={
-        "producer": producer, "topic": settings.kafka.tasks_topic,
-        "source": SyntheticTaskSource(), "rate": rate,
-        "duration": duration or None, "should_stop": stop.is_set})
+        "publisher": producer, "source": SyntheticTaskSource(concurrent_rate=0.01),
+        "rate": rate, "duration": duration or None, "should_stop": stop.is_set})
     started = time.monotonic()
     adapter.start()
     try:

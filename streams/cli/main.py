@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import adapter, demo, maintenance, migrate, run, stack, topics
+from streams.cli import adapter, demo, maintenance, migrate, run, schemas, stack, topics
 from streams.cli._common import set_verbose
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app.add_typer(migrate.app, name="migrate")
 app.add_typer(topics.app, name="topics")
 app.add_typer(adapter.app, name="adapter")
 app.add_typer(maintenance.app, name="maintenance")
+app.add_typer(schemas.app, name="schemas")
 run.register(app)
 app.command("demo")(demo.demo)
 

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from streams.contracts.errors import ContractError, DecodeError
-from streams.contracts.task_event import (
-    DepartmentRef,
-    PatientRef,
-    TaskEvent,
-    UserRef,
-    decode_task_event,
-    encode_task_event,
+from streams.contracts.catalogue import SchemaCatalogue
+from streams.contracts.codec import AvroCodec, Decoded
+from streams.contracts.errors import (
+    ContractError,
+    DecodeError,
+    EncodeError,
+    SchemaMismatchError,
+    TruncatedMessageError,
+    UnknownSchemaError,
 )
 
 __all__ = [
+    "AvroCodec",
     "ContractError",
     "DecodeError",
-    "DepartmentRef",
-    "PatientRef",
-    "TaskEvent",
-    "UserRef",
-    "decode_task_event",
-    "encode_task_event",
+    "Decoded",
+    "EncodeError",
+    "SchemaCatalogue",
+    "SchemaMismatchError",
+    "TruncatedMessageError",
+    "UnknownSchemaError",
 ]

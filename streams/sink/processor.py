@@ -14,6 +14,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from streams.contracts.codec import AvroCodec
 from streams.kafka.producer import EventProducer
 from streams.sink.apply import BatchOutcome, apply_batch
 from streams.sink.dead_letter import dead_letter
@@ -47,9 +48,10 @@ class BatchProcessor:
     raised: the worker crashes rather than skip records.
     """
 
-    def __init__(self, pool: ConnectionPool, producer: EventProducer, *,
+    def __init__(self, pool: ConnectionPool, producer: EventProducer, codec: AvroCodec, *,
                  max_backoff: float = 30.0) -> None:
         self._pool = pool
+        self._codec = codec
         self._producer = producer
         self._retrying = Retrying(
             retry=retry_if_exception_type(psycopg.OperationalError),
@@ -61,7 +63,7 @@ class BatchProcessor:
     def _apply(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
         for attempt in self._retrying:
             with attempt, self._pool.connection() as conn:
-                return apply_batch(conn, records)
+                return apply_batch(conn, records, codec=self._codec)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _apply_isolating(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
@@ -79,9 +81,7 @@ class BatchProcessor:
                 outcome.poison.append(Poison(record, _reason(exc), type(exc).__name__,
                                              "apply"))
                 continue
-            outcome.applied += single.applied
-            outcome.duplicates += single.duplicates
-            outcome.poison.extend(single.poison)
+            outcome.add(single)
         return outcome
 
     def process(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:

@@ -7,9 +7,26 @@ from psycopg import sql
 
 from streams.adapters.synthetic import SyntheticTaskSource
 from streams.config import Settings
-from streams.contracts import TaskEvent, encode_task_event
+from streams.contracts import AvroCodec, SchemaCatalogue
+from streams.contracts.models import TaskEvent
 from streams.kafka.offsets import group_lag
 from streams.kafka.producer import EventProducer
+from streams.sink import ConsumedRecord
+
+CODEC = AvroCodec(SchemaCatalogue())
+
+
+def encode(event: TaskEvent) -> bytes:
+    """The event's value bytes, as the SDK writes them (single-object encoding)."""
+    return CODEC.encode(event.schema_name, event.to_avro())
+
+
+def records(events: list[TaskEvent], *, topic: str = "t", partition: int = 0
+            ) -> list[ConsumedRecord]:
+    """The events as consumed records at consecutive offsets, keyed by aggregate id."""
+    return [ConsumedRecord(topic=topic, partition=partition, offset=i,
+                           key=str(e.aggregate_id).encode(), value=encode(e))
+            for i, e in enumerate(events)]
 
 
 def produce(settings: Settings, events: list[TaskEvent], *,
@@ -17,16 +34,16 @@ def produce(settings: Settings, events: list[TaskEvent], *,
     """Produce *events* (and *raw* values, unkeyed) to the settings' task topic; flush."""
     producer = EventProducer(settings.librdkafka())
     for event in events:
-        producer.produce(settings.kafka.tasks_topic, key=str(event.task_id).encode(),
-                         value=encode_task_event(event))
+        producer.produce(settings.kafka.tasks_topic, key=str(event.aggregate_id).encode(),
+                         value=encode(event))
     for value in raw or []:
         producer.produce(settings.kafka.tasks_topic, key=None, value=value,
                          headers=[("source", b"fuzz")])
     producer.flush()
 
 
-def synthetic(count: int, *, seed: int = 7) -> list[TaskEvent]:
-    return list(SyntheticTaskSource(seed=seed).events(count))
+def synthetic(count: int, *, seed: int = 7, concurrent_rate: float = 0.0) -> list[TaskEvent]:
+    return list(SyntheticTaskSource(seed=seed, concurrent_rate=concurrent_rate).events(count))
 
 
 def count(url: str, table: str) -> int:

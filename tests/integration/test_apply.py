@@ -7,24 +7,28 @@ import random
 import psycopg
 import pytest
 
-from streams.contracts import encode_task_event
-from streams.sink import ConsumedRecord, apply_batch
-from tests.integration.helpers import synthetic
+from streams.sink import ConsumedRecord
+from streams.sink import apply_batch as _apply_batch
+from tests.integration.helpers import CODEC, records, synthetic
 
 pytestmark = pytest.mark.integration
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
 
-def _records(events: list, *, topic: str = "t") -> list[ConsumedRecord]:
-    return [ConsumedRecord(topic=topic, partition=0, offset=i, key=None,
-                           value=encode_task_event(e)) for i, e in enumerate(events)]
+_records = records
+
+
+def apply_batch(conn: Conn, batch: list[ConsumedRecord]):
+    return _apply_batch(conn, batch, codec=CODEC)
 
 
 def _state(conn: Conn) -> list[tuple[object, ...]]:
     return conn.execute("SELECT id, title, status, priority, patient_id, assigned_to, "
-                        "created_by, department_id, emr_system, completed_at, hlc_physical, "
-                        "hlc_logical, last_event_id FROM tasks ORDER BY id").fetchall()
+                        "created_by, department_id, shift_id, due_date, completed_at, "
+                        "emr_system, emr_reference, description, field_clocks, vector_clock, "
+                        "hlc_physical, hlc_logical, origin_node, last_event_id "
+                        "FROM tasks ORDER BY id").fetchall()
 
 
 def test_second_delivery_changes_nothing(db: Conn) -> None:
@@ -32,8 +36,8 @@ def test_second_delivery_changes_nothing(db: Conn) -> None:
     first = apply_batch(db, records)
     before = _state(db)
     second = apply_batch(db, records)
-    assert (first.applied, first.duplicates) == (300, 0)
-    assert (second.applied, second.duplicates) == (0, 300)
+    assert (first.total, first.duplicates, first.poison) == (300, 0, [])
+    assert (second.applied, second.stale, second.duplicates) == (0, 0, 300)
     assert _state(db) == before
     assert db.execute("SELECT count(*) FROM processed_events").fetchone() == (300,)
 
@@ -41,12 +45,12 @@ def test_second_delivery_changes_nothing(db: Conn) -> None:
 def test_duplicates_inside_one_batch_count_once(db: Conn) -> None:
     records = _records(synthetic(20))
     outcome = apply_batch(db, records + records[:5])
-    assert (outcome.applied, outcome.duplicates, outcome.total) == (20, 5, 25)
+    assert (outcome.applied + outcome.stale, outcome.duplicates, outcome.total) == (20, 5, 25)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_any_permutation_converges(database_factory, seed: int) -> None:
-    events = synthetic(400, seed=11)
+    events = synthetic(400, seed=11, concurrent_rate=0.1)
     shuffled = events[:]
     random.Random(seed).shuffle(shuffled)
     states = []
@@ -57,7 +61,7 @@ def test_any_permutation_converges(database_factory, seed: int) -> None:
                 apply_batch(conn, records[start:start + 37])
             states.append(_state(conn))
     assert states[0] == states[1]
-    assert len(states[0]) == len({e.task_id for e in events})
+    assert len(states[0]) == len({e.aggregate_id for e in events})
 
 
 def test_poison_is_returned_and_the_rest_applies(db: Conn) -> None:
@@ -65,7 +69,7 @@ def test_poison_is_returned_and_the_rest_applies(db: Conn) -> None:
     bad = [ConsumedRecord(topic="t", partition=1, offset=99, key=b"k", value=b"{oops"),
            ConsumedRecord(topic="t", partition=1, offset=100, key=b"k", value=None)]
     outcome = apply_batch(db, good[:5] + bad + good[5:])
-    assert outcome.applied == 10
+    assert outcome.applied + outcome.stale == 10
     assert [p.record.offset for p in outcome.poison] == [99, 100]
     assert {p.stage for p in outcome.poison} == {"decode"}
     assert outcome.total == 12
@@ -83,9 +87,11 @@ def test_one_audit_row_per_event_and_none_on_replay(db: Conn) -> None:
 def test_identities_are_created_from_the_snapshots(db: Conn) -> None:
     events = synthetic(200)
     apply_batch(db, _records(events))
-    for table, ids in (("departments", {e.department.id for e in events}),
-                       ("patients", {e.patient.id for e in events}),
-                       ("users", {e.created_by.id for e in events}
-                        | {e.assigned_to.id for e in events if e.assigned_to})):
+    users = {e.task.created_by.id for e in events} | {e.actor.id for e in events} | {
+        e.payload.assigned_to.id for e in events
+        if getattr(e.payload, "assigned_to", None) is not None}  # type: ignore[union-attr]
+    for table, ids in (("departments", {e.task.department.id for e in events}),
+                       ("patients", {e.task.patient.id for e in events}),
+                       ("users", users)):
         found = {r[0] for r in db.execute(f"SELECT id FROM {table}").fetchall()}  # type: ignore[arg-type]
         assert found == ids, table

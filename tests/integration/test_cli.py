@@ -10,6 +10,8 @@ import sys
 
 import pytest
 
+from streams.kafka.admin import delete_topics
+from streams.topology import dead_letter_topic
 from tests.fixtures.services import Services
 
 pytestmark = pytest.mark.integration
@@ -46,13 +48,22 @@ def test_bad_arguments_exit_2_with_usage() -> None:
 
 
 def test_migrate_and_topics_json(database_url: str, services: Services, topic: str) -> None:
+    others = [f"{topic}-handovers", f"{topic}-verifications"]
     env = {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": services.bootstrap_servers,
-           "EMR_STREAMS_KAFKA_TASKS_TOPIC": topic}
+           "EMR_STREAMS_KAFKA_TASKS_TOPIC": topic,
+           "EMR_STREAMS_KAFKA_HANDOVERS_TOPIC": others[0],
+           "EMR_STREAMS_KAFKA_VERIFICATIONS_TOPIC": others[1]}
     status = _cli("migrate", "status", "--json", env=env)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["pending"] == []
-    # The test's topic and its DLQ exist already: create is idempotent.
-    created = _cli("topics", "create", "--json", env=env)
-    assert created.returncode == 0, created.stderr
-    payload = json.loads(created.stdout)
-    assert payload["created"] == [] and topic in payload["topics"]
+    expected = sorted([*others, *(dead_letter_topic(t) for t in others)])
+    try:
+        # The test's task topic and its DLQ exist already: only the others are created.
+        created = _cli("topics", "create", "--json", env=env)
+        assert created.returncode == 0, created.stderr
+        payload = json.loads(created.stdout)
+        assert sorted(payload["created"]) == expected and topic in payload["topics"]
+        again = json.loads(_cli("topics", "create", "--json", env=env).stdout)
+        assert again["created"] == []
+    finally:
+        delete_topics(services.bootstrap_servers, expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -9,12 +10,11 @@ from confluent_kafka import Consumer
 from psycopg_pool import ConnectionPool
 
 from streams.config import Settings
-from streams.contracts import encode_task_event
 from streams.kafka.producer import EventProducer
 from streams.sink import ConsumedRecord
 from streams.sink.processor import BatchProcessor
 from streams.topology import dead_letter_topic
-from tests.integration.helpers import count, synthetic
+from tests.integration.helpers import CODEC, count, encode, synthetic
 
 pytestmark = pytest.mark.integration
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 def processor(emr_settings: Settings) -> Iterator[BatchProcessor]:
     with ConnectionPool(emr_settings.database_url, min_size=1, max_size=2,
                         kwargs={"autocommit": True}, open=True) as pool:
-        yield BatchProcessor(pool, EventProducer(emr_settings.librdkafka()))
+        yield BatchProcessor(pool, EventProducer(emr_settings.librdkafka()), CODEC)
 
 
 def _dead_letters(settings: Settings, expected: int) -> list[dict[str, bytes]]:
@@ -43,29 +43,31 @@ def _dead_letters(settings: Settings, expected: int) -> list[dict[str, bytes]]:
     return found
 
 
+def _variant(event, **snapshot_patient):
+    """A new task, the same as *event*'s, whose patient snapshot differs as given."""
+    flip = uuid.UUID(int=event.event_id.int ^ 1)
+    patient = event.task.patient.model_copy(update=snapshot_patient)
+    return event.model_copy(update={
+        "event_id": flip, "aggregate_id": uuid.UUID(int=event.aggregate_id.int ^ 1),
+        "task": event.task.model_copy(update={"patient": patient})})
+
+
 def test_refused_records_are_dead_lettered_and_the_rest_applied(
         emr_settings: Settings, processor: BatchProcessor) -> None:
     topic = emr_settings.kafka.tasks_topic
     events = synthetic(60, seed=9)
     good = events[0]
     # Same MRN as another patient of the batch under a new id: the snapshot contradicts.
-    clash = events[1].model_copy(update={
-        "event_id": events[1].event_id.__class__(int=events[1].event_id.int ^ 1),
-        "task_id": events[1].task_id.__class__(int=events[1].task_id.int ^ 1),
-        "patient": good.patient.model_copy(update={
-            "id": good.patient.id.__class__(int=good.patient.id.int ^ 1),
-            "emr_id": "epic-clash"})})
-    bad_mrn = events[2].model_copy(update={
-        "event_id": events[2].event_id.__class__(int=events[2].event_id.int ^ 1),
-        "task_id": events[2].task_id.__class__(int=events[2].task_id.int ^ 1),
-        "patient": events[2].patient.model_copy(update={
-            "id": events[2].patient.id.__class__(int=events[2].patient.id.int ^ 1),
-            "mrn": "lower-case-mrn", "emr_id": "epic-badmrn"})})
+    clash = _variant(events[1], id=uuid.UUID(int=good.task.patient.id.int ^ 1),
+                     mrn=good.task.patient.mrn, emr_id="epic-clash")
+    bad_mrn = _variant(events[2], id=uuid.UUID(int=events[2].task.patient.id.int ^ 1),
+                       mrn="lower-case-mrn", emr_id="epic-badmrn")
     batch = [*events[:30], clash, *events[30:], bad_mrn]
-    records = [ConsumedRecord(topic=topic, partition=0, offset=i, key=None,
-                              value=encode_task_event(e)) for i, e in enumerate(batch)]
+    records = [ConsumedRecord(topic=topic, partition=0, offset=i,
+                              key=str(e.aggregate_id).encode(), value=encode(e))
+               for i, e in enumerate(batch)]
     outcome = processor.process(records)
-    assert outcome.applied == len(events)
+    assert outcome.applied + outcome.stale == len(events)
     assert {p.record.offset for p in outcome.poison} == {30, len(batch) - 1}
     assert outcome.total == len(batch)
     assert count(emr_settings.database_url, "processed_events") == len(events)
@@ -73,6 +75,6 @@ def test_refused_records_are_dead_lettered_and_the_rest_applied(
     assert "invalid MRN format" in reasons[len(batch) - 1]
     assert "fk_tasks_patient" in reasons[30]
     for reason in reasons.values():
-        assert "lower-case-mrn" not in reason and good.patient.mrn not in reason
+        assert "lower-case-mrn" not in reason and good.task.patient.mrn not in reason
     letters = _dead_letters(emr_settings, 2)
     assert sorted(h["emr.dlq.stage"] for h in letters) == [b"apply", b"apply"]
