@@ -42,8 +42,9 @@ demo: migrate
 lint: setup
 	$(BIN)/ruff check streams tests
 	$(BIN)/mypy
+	$(BIN)/emr-streams schemas check
 
-## test: lint, type-check, then the whole suite against real Kafka and PostgreSQL
+## test: lint, type-check, schema compatibility check, then the whole suite against real Kafka and PostgreSQL
 ## (the fixtures start the local stack). pytest exit code 5 (nothing collected) fails.
 test: lint
 	@set +e; $(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \

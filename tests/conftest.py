@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.kafka",
     "tests.fixtures.database",
     "tests.fixtures.processor",
+    "tests.fixtures.registry",
 ]
