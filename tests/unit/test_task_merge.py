@@ -19,7 +19,8 @@ from streams.contracts.models import (
     TaskStatusChanged,
     TaskUpdated,
 )
-from streams.sink.task_merge import merge_event, placeholder_row
+from streams.sink.aggregates import TASKS
+from streams.sink.merge import merge_event
 from tests.unit.events_fixtures import NURSE, TASK
 
 TASK_ID = uuid.UUID(int=99, version=4)
@@ -44,10 +45,10 @@ A_DONE = _event(4, 1, "A", {"epic": 1, "A": 1}, TaskCompleted(completed_at=T))
 
 
 def _fold(events: list[TaskEvent]):
-    row = placeholder_row(events[0])
+    row = TASKS.placeholder(events[0])
     orderings = []
     for event in events:
-        result = merge_event(row, event)
+        result = merge_event(row, event, TASKS.writes(event), TASKS.rank)
         row = result.row
         orderings.append(result.ordering)
     return row, orderings

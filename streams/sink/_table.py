@@ -1,0 +1,97 @@
+"""SQL for an aggregate table, built once from its column list (placeholder, lock, update)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+__all__ = ["Column", "TableSql"]
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column: its SQL type, the array type it travels in, and how it is read back."""
+
+    name: str
+    type: str
+    transport: str = ""
+
+    @property
+    def wire(self) -> str:
+        """The element type of the array parameter that carries the column."""
+        return self.transport or ("text" if self.type.endswith(("_status", "_priority",
+                                                                 "_system", "_role"))
+                                  else self.type)
+
+    def assign(self) -> sql.Composable:
+        """``u.col`` converted from its wire type to the column type."""
+        ref = sql.SQL("u.{}").format(sql.Identifier(self.name))
+        if self.type == "uuid[]" and self.wire == "jsonb":
+            return sql.SQL("ARRAY(SELECT jsonb_array_elements_text({})::uuid)").format(ref)
+        if self.wire != self.type:
+            return sql.SQL("{}::{}").format(ref, sql.SQL(self.type))
+        return ref
+
+    def select(self) -> sql.Composable:
+        """The column as the lock query reads it (enums as text, arrays as JSON)."""
+        name = sql.Identifier(self.name)
+        if self.type == "uuid[]":
+            return sql.SQL("to_jsonb({})").format(name)
+        if self.wire != self.type:
+            return sql.SQL("{}::text").format(name)
+        return name
+
+
+_MERGE_STATE = (Column("field_clocks", "jsonb"), Column("vector_clock", "jsonb"),
+                Column("hlc_physical", "bigint"), Column("hlc_logical", "int"),
+                Column("origin_node", "text"), Column("last_event_id", "uuid"))
+
+
+def _params(count: int, columns: tuple[Column, ...]) -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(c.wire)) for c in columns)
+
+
+@dataclass(frozen=True)
+class TableSql:
+    """The three statements the apply path runs on an aggregate table."""
+
+    table: str
+    refs: tuple[Column, ...]
+    values: tuple[Column, ...]
+    placeholder_values: tuple[str, ...]
+
+    @property
+    def placeholder(self) -> sql.Composed:
+        """Insert rows that do not exist yet (id, references, initial values)."""
+        initial = tuple(c for c in self.values if c.name in self.placeholder_values)
+        columns = (Column("id", "uuid"), *self.refs, *initial)
+        return sql.SQL(
+            "INSERT INTO {table} ({cols}) SELECT {exprs} FROM unnest({params}) AS u({cols}) "
+            "ON CONFLICT (id) DO NOTHING").format(
+            table=sql.Identifier(self.table),
+            cols=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+            exprs=sql.SQL(", ").join(c.assign() for c in columns),
+            params=_params(len(columns), columns))
+
+    @property
+    def lock(self) -> sql.Composed:
+        """Read and lock the rows of a batch, in id order (no deadlock between instances)."""
+        columns = (Column("id", "uuid"), *self.refs, *self.values, *_MERGE_STATE)
+        return sql.SQL("SELECT {cols} FROM {table} WHERE id = ANY(%s) ORDER BY id "
+                       "FOR UPDATE").format(
+            cols=sql.SQL(", ").join(c.select() for c in columns),
+            table=sql.Identifier(self.table))
+
+    @property
+    def update(self) -> sql.Composed:
+        """Write merged values and merge state back, one statement for the batch."""
+        columns = (Column("id", "uuid"), *self.values, *_MERGE_STATE)
+        return sql.SQL("UPDATE {table} AS t SET {sets} FROM unnest({params}) AS u({cols}) "
+                       "WHERE t.id = u.id").format(
+            table=sql.Identifier(self.table),
+            sets=sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c.name),
+                                                              c.assign())
+                                    for c in columns[1:]),
+            params=_params(len(columns), columns),
+            cols=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns))
