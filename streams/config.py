@@ -61,6 +61,8 @@ class KafkaSettings(BaseSettings):
     tasks_topic: str = "emr.tasks.v1"
     handovers_topic: str = "emr.handovers.v1"
     verifications_topic: str = "emr.verifications.v1"
+    state_topic_prefix: str = Field(
+        "emr.state", description="Compacted merged-state topics: <prefix>.<aggregate>s.v1.")
     schema_registry_url: str | None = Field(
         None, description="Confluent schema registry: write Confluent framing when set.")
     schemas_dir: Path | None = Field(
@@ -91,6 +93,12 @@ class ProcessorSettings(BaseSettings):
     batch_timeout: PositiveFloat = Field(0.2, description="Seconds to wait to fill a batch.")
     commit_interval: PositiveFloat = Field(1.0, description="Seconds between offset commits.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    http_port: int = Field(8088, ge=0, le=65535,
+                           description="Port of /healthz, /readyz and /metrics (0: off).")
+    http_host: str = Field("127.0.0.1", description="Address the HTTP endpoints listen on "
+                                                    "(0.0.0.0 in a container).")
+    outbox_interval: PositiveFloat = Field(
+        0.5, description="Seconds between runs of the state-topic relay.")
 
 
 class Settings(BaseSettings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from streams.config import Settings
 from streams.kafka.admin import TopicSpec
 
-__all__ = ["dead_letter_topic", "input_topics", "project_topics"]
+__all__ = ["dead_letter_topic", "input_topics", "project_topics", "state_topic"]
 
 _WEEK_MS = str(7 * 24 * 3600 * 1000)
 _DLQ_RETENTION_MS = str(30 * 24 * 3600 * 1000)
@@ -22,9 +22,21 @@ def input_topics(settings: Settings) -> list[str]:
     return [k.tasks_topic, k.handovers_topic, k.verifications_topic]
 
 
+#: Aggregate type → the plural used in topic names.
+_STATE_NAMES = {"task": "tasks", "handover": "handovers", "emr_verification": "verifications"}
+
+
+def state_topic(settings: Settings, aggregate_type: str) -> str:
+    """The compacted topic of an aggregate's merged state (key = aggregate id)."""
+    return f"{settings.kafka.state_topic_prefix}.{_STATE_NAMES[aggregate_type]}.v1"
+
+
 def project_topics(settings: Settings) -> list[TopicSpec]:
-    """The input topics and their dead-letter topics."""
-    specs = []
+    """The input topics, their dead-letter topics, and the compacted state topics."""
+    specs = [TopicSpec(name=state_topic(settings, aggregate),
+                       partitions=settings.kafka.topic_partitions,
+                       config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"})
+             for aggregate in _STATE_NAMES]
     for topic in input_topics(settings):
         specs.append(TopicSpec(name=topic, partitions=settings.kafka.topic_partitions,
                                config={"retention.ms": _WEEK_MS, "cleanup.policy": "delete"}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import psycopg
@@ -16,6 +17,7 @@ from tenacity import (
 
 from streams.contracts.codec import AvroCodec
 from streams.kafka.producer import EventProducer
+from streams.metrics import BATCH_SECONDS, BATCH_SIZE, DB_TRANSACTION_SECONDS, EVENTS
 from streams.sink.apply import BatchOutcome, apply_batch
 from streams.sink.dead_letter import dead_letter
 from streams.sink.records import ConsumedRecord, Poison
@@ -61,8 +63,9 @@ class BatchProcessor:
         )
 
     def _apply(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
+        timer = DB_TRANSACTION_SECONDS.labels(records[0].topic)
         for attempt in self._retrying:
-            with attempt, self._pool.connection() as conn:
+            with attempt, self._pool.connection() as conn, timer.time():
                 return apply_batch(conn, records, codec=self._codec)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
@@ -86,8 +89,19 @@ class BatchProcessor:
 
     def process(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
         """Apply *records*; return once each is committed, a duplicate, or dead-lettered."""
+        if not records:
+            return BatchOutcome()
+        topic = records[0].topic
+        started = time.perf_counter()
         outcome = self._apply_isolating(records)
         dead_letter(self._producer, outcome.poison)
+        BATCH_SECONDS.labels(topic).observe(time.perf_counter() - started)
+        BATCH_SIZE.labels(topic).observe(len(records))
+        for name, value in (("consumed", len(records)), ("applied", outcome.applied),
+                            ("duplicate", outcome.duplicates), ("stale", outcome.stale),
+                            ("concurrent", outcome.concurrent),
+                            ("dead_lettered", len(outcome.poison))):
+            EVENTS.labels(topic, name).inc(value)
         for item in outcome.poison:
             logger.warning("dead-lettered %s[%d]@%d at %s: %s", item.record.topic,
                            item.record.partition, item.record.offset, item.stage, item.reason,

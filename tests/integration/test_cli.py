@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
+from streams.config import Settings
 from streams.kafka.admin import delete_topics
-from streams.topology import dead_letter_topic
-from tests.fixtures.services import Services
+from streams.topology import state_topic
 
 pytestmark = pytest.mark.integration
 
@@ -47,23 +47,30 @@ def test_bad_arguments_exit_2_with_usage() -> None:
     assert _cli("adapter", "synthetic", "--rate", "-1").returncode == 2
 
 
-def test_migrate_and_topics_json(database_url: str, services: Services, topic: str) -> None:
-    others = [f"{topic}-handovers", f"{topic}-verifications"]
-    env = {"DATABASE_URL": database_url, "KAFKA_BOOTSTRAP_SERVERS": services.bootstrap_servers,
-           "EMR_STREAMS_KAFKA_TASKS_TOPIC": topic,
-           "EMR_STREAMS_KAFKA_HANDOVERS_TOPIC": others[0],
-           "EMR_STREAMS_KAFKA_VERIFICATIONS_TOPIC": others[1]}
+def test_migrate_and_topics_json(emr_settings: Settings) -> None:
+    k = emr_settings.kafka
+    fresh_prefix = f"{k.state_topic_prefix}-fresh"
+    env = {"DATABASE_URL": emr_settings.database_url,
+           "KAFKA_BOOTSTRAP_SERVERS": emr_settings.bootstrap_servers,
+           "EMR_STREAMS_KAFKA_TASKS_TOPIC": k.tasks_topic,
+           "EMR_STREAMS_KAFKA_HANDOVERS_TOPIC": k.handovers_topic,
+           "EMR_STREAMS_KAFKA_VERIFICATIONS_TOPIC": k.verifications_topic,
+           "EMR_STREAMS_KAFKA_STATE_TOPIC_PREFIX": fresh_prefix}
     status = _cli("migrate", "status", "--json", env=env)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["pending"] == []
-    expected = sorted([*others, *(dead_letter_topic(t) for t in others)])
+    settings = emr_settings.model_copy(update={
+        "kafka": k.model_copy(update={"state_topic_prefix": fresh_prefix})})
+    expected = sorted(state_topic(settings, a) for a in ("task", "handover",
+                                                         "emr_verification"))
     try:
-        # The test's task topic and its DLQ exist already: only the others are created.
+        # The inputs and dead-letter topics exist already: only the state topics are new.
         created = _cli("topics", "create", "--json", env=env)
         assert created.returncode == 0, created.stderr
         payload = json.loads(created.stdout)
-        assert sorted(payload["created"]) == expected and topic in payload["topics"]
+        assert sorted(payload["created"]) == expected
+        assert len(payload["topics"]) == 9
         again = json.loads(_cli("topics", "create", "--json", env=env).stdout)
         assert again["created"] == []
     finally:
-        delete_topics(services.bootstrap_servers, expected)
+        delete_topics(emr_settings.bootstrap_servers, expected)

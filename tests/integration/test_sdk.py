@@ -6,12 +6,11 @@ import uuid
 
 import pytest
 
-from streams.config import KafkaSettings, Settings
+from streams.config import Settings
 from streams.contracts.models import AnyEvent, TaskCreated, TaskStatusChanged
 from streams.kafka.producer import EventProducer
 from streams.sdk import EventPublisher, EventSubscriber, UndecodableMessageError
 from streams.sink import ConsumedRecord
-from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.processor import ProcessorFactory, wait_for
 from tests.integration.helpers import count
 from tests.unit.events_fixtures import (
@@ -28,13 +27,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def sdk_settings(emr_settings: Settings, topic_factory: TopicFactory) -> Settings:
-    kafka = KafkaSettings(bootstrap_servers=emr_settings.bootstrap_servers,
-                          tasks_topic=emr_settings.kafka.tasks_topic,
-                          handovers_topic=topic_factory(partitions=2),
-                          verifications_topic=topic_factory(partitions=1),
-                          group_id=emr_settings.kafka.group_id)
-    return emr_settings.model_copy(update={"kafka": kafka})
+def sdk_settings(emr_settings: Settings) -> Settings:
+    """The test's settings: its own task, handover and verification topics."""
+    return emr_settings
 
 
 def _publish_every_type(settings: Settings) -> list[AnyEvent]:

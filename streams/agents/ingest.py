@@ -1,4 +1,4 @@
-"""The task agent: batches from the task topic, applied, then acknowledged."""
+"""The ingest agents: one per input topic; batches applied, then acknowledged."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import faust
 
@@ -15,7 +15,7 @@ from streams.config import Settings
 from streams.sink.processor import BatchProcessor
 from streams.sink.records import ConsumedRecord
 
-__all__ = ["register_task_agent"]
+__all__ = ["register_ingest_agent"]
 
 logger = logging.getLogger(__name__)
 
@@ -42,21 +42,25 @@ def _exit_if_stuck() -> None:
     os._exit(70)
 
 
-def register_task_agent(app: faust.App, settings: Settings, processor: BatchProcessor) -> None:
-    """Attach the task agent to *app*.
+def register_ingest_agent(app: faust.App, settings: Settings, topic_name: str,
+                          processor: BatchProcessor, *,
+                          on_crash: Callable[[str], None] = lambda reason: None) -> None:
+    """Attach the agent of *topic_name* to *app*.
 
     Offsets are committed only after the batch's transaction committed: the agent reads
     with ``noack_take`` and acknowledges each event itself, after ``processor.process``
-    returned. An exception crashes the worker (nothing is acknowledged, so the batch is
-    read again after the restart); a watchdog ends the process if shutdown hangs.
+    returned (faust's ``take`` would acknowledge a batch whose processing raised: a silent
+    skip). An exception crashes the worker (``CrashingSupervisor``; nothing of the batch is
+    acknowledged, so it is read again after the restart); a watchdog ends the process if
+    faust's shutdown hangs.
     """
-    topic = app.topic(settings.kafka.tasks_topic, key_type=bytes, value_type=bytes,
+    topic = app.topic(topic_name, key_type=bytes, value_type=bytes,
                       key_serializer="raw", value_serializer="raw")
     size = settings.processor.batch_size
     within = settings.processor.batch_timeout
 
-    @app.agent(topic, name="emr-streams.tasks", concurrency=1)
-    async def tasks(stream: faust.StreamT[bytes]) -> None:
+    @app.agent(topic, name=f"emr-streams.ingest.{topic_name}", concurrency=1)
+    async def ingest(stream: faust.StreamT[bytes]) -> None:
         try:
             # noack_take is on faust.Stream, not on the StreamT protocol it is typed as.
             async for events in stream.noack_take(size, within=within):  # type: ignore[attr-defined]
@@ -64,13 +68,16 @@ def register_task_agent(app: faust.App, settings: Settings, processor: BatchProc
                 outcome = await asyncio.to_thread(processor.process, batch)
                 for event in events:
                     event.ack()
-                logger.debug("batch of %d: %d applied, %d duplicate, %d dead-lettered",
-                             len(batch), outcome.applied, outcome.duplicates,
-                             len(outcome.poison), extra={"event": "batch.committed"})
+                logger.debug("%s: batch of %d: %d applied, %d stale, %d concurrent, "
+                             "%d duplicate, %d dead-lettered", topic_name, len(batch),
+                             outcome.applied, outcome.stale, outcome.concurrent,
+                             outcome.duplicates, len(outcome.poison),
+                             extra={"event": "batch.committed"})
         except asyncio.CancelledError:
             raise
-        except BaseException:
-            logger.exception("task agent crashed; the worker stops without acknowledging "
-                             "the current batch", extra={"event": "agent.crashed"})
+        except BaseException as exc:
+            logger.exception("agent for %s crashed; the worker stops without acknowledging "
+                             "the current batch", topic_name, extra={"event": "agent.crashed"})
+            on_crash(f"{topic_name}: {type(exc).__name__}")
             threading.Thread(target=_exit_if_stuck, daemon=True).start()
             raise

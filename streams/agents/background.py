@@ -1,0 +1,59 @@
+"""Background work of the worker: the state relay and the consumer-lag gauge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import faust
+from psycopg_pool import ConnectionPool
+
+from streams.config import Settings
+from streams.kafka.errors import KafkaLayerError
+from streams.kafka.offsets import group_lag
+from streams.kafka.producer import EventProducer
+from streams.metrics import CONSUMER_LAG
+from streams.sink.outbox import relay_once
+from streams.topology import input_topics, state_topic
+
+__all__ = ["register_background"]
+
+logger = logging.getLogger(__name__)
+
+_LAG_INTERVAL_SECONDS = 10.0
+
+
+def register_background(app: faust.App, settings: Settings, pool: ConnectionPool,
+                        producer: EventProducer) -> None:
+    """Relay the outbox every ``outbox_interval`` seconds; refresh the lag gauge every 10 s.
+
+    Failures are logged and retried on the next tick: states wait in the outbox (nothing
+    is lost while Kafka or the database is away).
+    """
+
+    def relay() -> None:
+        try:
+            with pool.connection() as conn:
+                while relay_once(conn, producer, lambda a: state_topic(settings, a)) > 0:
+                    pass
+        except Exception:
+            logger.warning("state relay failed; retrying", exc_info=True,
+                           extra={"event": "outbox.failed"})
+
+    def lag() -> None:
+        for topic in input_topics(settings):
+            try:
+                for p in group_lag(settings.librdkafka(), settings.kafka.group_id, topic,
+                                   timeout=5):
+                    CONSUMER_LAG.labels(topic, str(p.partition)).set(p.lag)
+            except KafkaLayerError:
+                logger.debug("lag of %s unavailable", topic, exc_info=True)
+
+    # faust's timer decorator carries no types.
+    @app.timer(interval=settings.processor.outbox_interval)  # type: ignore[untyped-decorator]
+    async def outbox_relay() -> None:
+        await asyncio.to_thread(relay)
+
+    @app.timer(interval=_LAG_INTERVAL_SECONDS)  # type: ignore[untyped-decorator]
+    async def consumer_lag() -> None:
+        await asyncio.to_thread(lag)
