@@ -41,14 +41,20 @@ class EventProducer:
 
     def produce(self, topic: str, *, key: bytes | None, value: bytes | None,
                 headers: Sequence[tuple[str, bytes | None]] | None = None,
-                timestamp_ms: int | None = None) -> None:
-        """Queue one message; delivery is confirmed by ``poll`` or ``flush``."""
+                timestamp_ms: int | None = None, partition: int | None = None) -> None:
+        """Queue one message; delivery is confirmed by ``poll`` or ``flush``.
+
+        *partition* overrides the key's partition (replays and tests only: the processor
+        relies on one aggregate's events sharing a partition only for speed, not for
+        correctness).
+        """
         while True:
             try:
                 # timestamp 0 lets the client stamp the message with the current time.
                 self._producer.produce(topic, value=value, key=key,
                                        headers=list(headers) if headers else None,
                                        timestamp=timestamp_ms or 0,
+                                       partition=-1 if partition is None else partition,
                                        on_delivery=self._on_delivery)
                 break
             except BufferError:

@@ -110,7 +110,8 @@ class AggregateSpec:
                      for c, v in zip(cols, body, strict=True)}
         return Row(id=values[0], refs=dict(zip((c.name for c in refs), head, strict=True)),
                    values=converted,
-                   field_clocks={k: (int(v[0]), int(v[1]), str(v[2]))
+                   field_clocks={k: (int(v[0]), int(v[1]), str(v[2]),
+                                     str(v[3]) if len(v) > 3 else "")
                                  for k, v in clocks.items()},
                    vector_clock=VectorClock.from_mapping(vector),
                    hlc=(int(physical), int(logical)), origin_node=origin,
@@ -202,8 +203,10 @@ class _HandoverSpec(AggregateSpec):
         return Row(id=event.aggregate_id,
                    refs={"from_shift_id": snap.from_shift.id, "to_shift_id": snap.to_shift.id,
                          "initiated_by": snap.initiated_by.id},
+                   # Until HANDOVER_INITIATED arrives, initiated_at is the end of the
+                   # shift handing over: a value every event agrees on (order-independent).
                    values={"status": "INITIATED", "accepted_by": None, "task_ids": [],
-                           "notes": None, "initiated_at": event.occurred_at,
+                           "notes": None, "initiated_at": snap.from_shift.ends_at,
                            "accepted_at": None, "completed_at": None})
 
     def writes(self, event: AnyEvent) -> dict[str, Any]:
@@ -242,8 +245,10 @@ class _VerificationSpec(AggregateSpec):
     def placeholder(self, event: AnyEvent) -> Row:
         assert isinstance(event, VerificationEvent)
         snap = event.verification
+        # verified_by starts as the task's creator (a value every event agrees on); each
+        # event type then writes who requested or performed the verification.
         return Row(id=event.aggregate_id, refs={"task_id": snap.task_id},
-                   values={"verified_by": event.actor.id, "status": "PENDING",
+                   values={"verified_by": snap.task.created_by.id, "status": "PENDING",
                            "emr_system": snap.emr_system, "emr_reference": snap.emr_reference,
                            "checked_fields": [], "failure_reason": None, "verified_at": None})
 
@@ -251,7 +256,8 @@ class _VerificationSpec(AggregateSpec):
         assert isinstance(event, VerificationEvent)
         p = event.payload
         if isinstance(p, VerificationRequested):
-            return {"checked_fields": [{"field": f, "matched": None} for f in p.fields]}
+            return {"checked_fields": [{"field": f, "matched": None} for f in p.fields],
+                    "verified_by": p.requested_by.id}
         checks = [c.model_dump() for c in p.checks]
         if isinstance(p, VerificationVerified):
             return {"status": "VERIFIED", "verified_by": p.verified_by.id,

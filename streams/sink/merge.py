@@ -1,8 +1,9 @@
 """The merge rule: a pure function of an aggregate's current row and one event.
 
 * Each field is a last-writer-wins register on the event's hybrid logical clock
-  ``(physical_us, logical, node)``: a write replaces a field only if its clock is greater
-  than the clock of the write that set the field (kept in ``field_clocks``).
+  ``(physical_us, logical, node)``, then the event id for identical readings: a write
+  replaces a field only if its clock is greater than the clock of the write that set the
+  field (kept in ``field_clocks``).
 * ``status`` is monotone where it matters clinically: each aggregate ranks its statuses
   (a task: open < COMPLETED/CANCELLED; a handover: INITIATED < ACCEPTED/REJECTED <
   COMPLETED; a verification: PENDING < VERIFIED/FAILED) and a higher rank beats a lower one
@@ -29,8 +30,9 @@ from streams.contracts.models import AnyEvent
 
 __all__ = ["FieldClock", "MergeResult", "Row", "jsonable", "merge_event"]
 
-#: (physical_us, logical, node): the total order of writes.
-FieldClock = tuple[int, int, str]
+#: (physical_us, logical, node, event_id): the total order of writes. The HLC orders them;
+#: the event id only breaks ties between events that carry the very same HLC reading.
+FieldClock = tuple[int, int, str, str]
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,8 @@ def _wins(name: str, value: Any, clock: FieldClock, row: Row,
 def merge_event(row: Row, event: AnyEvent, writes: Mapping[str, Any],
                 rank: Callable[[Any], int]) -> MergeResult:
     """Merge *event*, which sets the fields *writes*, into *row* (rules above)."""
-    clock: FieldClock = (event.hlc.physical_us, event.hlc.logical, event.hlc.node)
+    clock: FieldClock = (event.hlc.physical_us, event.hlc.logical, event.hlc.node,
+                         str(event.event_id))
     remote = VectorClock.from_mapping(event.vector_clock)
     ordering = remote.compare(row.vector_clock)
     values = dict(row.values)

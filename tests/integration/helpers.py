@@ -8,20 +8,21 @@ from psycopg import sql
 from streams.adapters.synthetic import SyntheticTaskSource
 from streams.config import Settings
 from streams.contracts import AvroCodec, SchemaCatalogue
-from streams.contracts.models import TaskEvent
+from streams.contracts.models import AnyEvent, TaskEvent
 from streams.kafka.offsets import group_lag
 from streams.kafka.producer import EventProducer
+from streams.sdk import topic_for
 from streams.sink import ConsumedRecord
 
 CODEC = AvroCodec(SchemaCatalogue())
 
 
-def encode(event: TaskEvent) -> bytes:
+def encode(event: AnyEvent) -> bytes:
     """The event's value bytes, as the SDK writes them (single-object encoding)."""
     return CODEC.encode(event.schema_name, event.to_avro())
 
 
-def records(events: list[TaskEvent], *, topic: str = "t", partition: int = 0
+def records(events: list[AnyEvent], *, topic: str = "t", partition: int = 0
             ) -> list[ConsumedRecord]:
     """The events as consumed records at consecutive offsets, keyed by aggregate id."""
     return [ConsumedRecord(topic=topic, partition=partition, offset=i,
@@ -29,13 +30,18 @@ def records(events: list[TaskEvent], *, topic: str = "t", partition: int = 0
             for i, e in enumerate(events)]
 
 
-def produce(settings: Settings, events: list[TaskEvent], *,
-            raw: list[bytes] | None = None) -> None:
-    """Produce *events* (and *raw* values, unkeyed) to the settings' task topic; flush."""
+def produce(settings: Settings, events: list[AnyEvent], *,
+            raw: list[bytes] | None = None, partitions: list[int] | None = None) -> None:
+    """Produce *events* to their topics (and *raw* values, unkeyed, to the task topic).
+
+    *partitions*, when given, puts event i on partition ``partitions[i]`` instead of its
+    key's partition.
+    """
     producer = EventProducer(settings.librdkafka())
-    for event in events:
-        producer.produce(settings.kafka.tasks_topic, key=str(event.aggregate_id).encode(),
-                         value=encode(event))
+    for i, event in enumerate(events):
+        producer.produce(topic_for(settings, event), key=str(event.aggregate_id).encode(),
+                         value=encode(event),
+                         partition=partitions[i] if partitions is not None else None)
     for value in raw or []:
         producer.produce(settings.kafka.tasks_topic, key=None, value=value,
                          headers=[("source", b"fuzz")])
@@ -64,3 +70,31 @@ def committed_total(settings: Settings) -> int:
 def lag(settings: Settings) -> int:
     return sum(p.lag for p in group_lag(settings.librdkafka(), settings.kafka.group_id,
                                         settings.kafka.tasks_topic))
+
+
+STATE_QUERIES = {
+    "tasks": "SELECT id, title, description, status::text, priority::text, patient_id, "
+             "assigned_to, created_by, department_id, shift_id, due_date, completed_at, "
+             "emr_system::text, emr_reference, vector_clock, hlc_physical, hlc_logical, "
+             "origin_node, last_event_id, field_clocks FROM tasks ORDER BY id",
+    "handovers": "SELECT id, from_shift_id, to_shift_id, initiated_by, accepted_by, "
+                 "status::text, task_ids, notes, initiated_at, accepted_at, completed_at, "
+                 "vector_clock, hlc_physical, hlc_logical, last_event_id, field_clocks "
+                 "FROM handovers ORDER BY id",
+    "emr_verifications": "SELECT id, task_id, verified_by, status::text, emr_system::text, "
+                         "emr_reference, checked_fields, failure_reason, verified_at, "
+                         "vector_clock, hlc_physical, hlc_logical, last_event_id, field_clocks "
+                         "FROM emr_verifications ORDER BY id",
+    "patients": "SELECT id, mrn, emr_system::text, emr_id FROM patients ORDER BY id",
+    "users": "SELECT id, username, display_name, role::text FROM users ORDER BY id",
+    "departments": "SELECT id, code, name FROM departments ORDER BY id",
+    "shifts": "SELECT id, department_id, supervisor_id, starts_at, ends_at FROM shifts "
+              "ORDER BY id",
+}
+
+
+def table_state(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every domain table's rows (without the wall-clock created_at / updated_at)."""
+    with psycopg.connect(url) as conn:
+        return {table: conn.execute(query).fetchall()  # type: ignore[arg-type]
+                for table, query in STATE_QUERIES.items()}

@@ -44,7 +44,7 @@ T0 = datetime(2026, 11, 28, 8, 30, 15, 123456, tzinfo=UTC)
 NURSE = UserSnapshot(id=uid(1), username="nurse.ada", display_name="Ada L.", role="NURSE")
 SUPERVISOR = UserSnapshot(id=uid(2), username="sup.grace", display_name="Grace H.",
                           role="SUPERVISOR")
-ICU = DepartmentSnapshot(id=uid(3), code="ICU", name="Intensive Care")
+ICU = DepartmentSnapshot(id=uid(3), code="ICU_WEST", name="Intensive Care West")
 PATIENT = PatientSnapshot(id=uid(4), mrn="MRN0042TEST", emr_system="EPIC", emr_id="epic-42",
                           first_name="Jane", last_name="Doe", date_of_birth=date(1961, 2, 3))
 DAY = ShiftSnapshot(id=uid(5), department=ICU, supervisor=SUPERVISOR, starts_at=T0,
