@@ -4,7 +4,20 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import adapter, demo, maintenance, migrate, run, schemas, stack, topics
+from streams.cli import (
+    adapter,
+    demo,
+    dlq,
+    maintenance,
+    migrate,
+    offsets,
+    replay,
+    run,
+    schemas,
+    stack,
+    status,
+    topics,
+)
 from streams.cli._common import set_verbose
 
 app = typer.Typer(
@@ -28,6 +41,10 @@ app.add_typer(topics.app, name="topics")
 app.add_typer(adapter.app, name="adapter")
 app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(schemas.app, name="schemas")
+app.add_typer(dlq.app, name="dlq")
+app.add_typer(offsets.app, name="offsets")
+replay.register(app)
+status.register(app)
 run.register(app)
 app.command("demo")(demo.demo)
 

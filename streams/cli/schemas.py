@@ -22,8 +22,11 @@ FolderOption = typer.Option(None, "--schemas-dir", envvar="EMR_STREAMS_KAFKA_SCH
 def check(folder: Path | None = FolderOption,
           as_json: bool = typer.Option(False, "--json", help="Print the report as JSON.")
           ) -> None:
-    """Fail (exit 1) if a released version was edited or removed, or if any version breaks
-    backward or forward compatibility with an earlier one (Avro's resolution rules)."""
+    """Fail if a released schema changed or a version breaks compatibility.
+
+    Exit 1 if a released version was edited or removed, or if any version breaks backward
+    or forward compatibility with an earlier one (Avro's resolution rules).
+    """
     report = check_catalogue(SchemaCatalogue(folder))
     if as_json:
         emit_json({"ok": report.ok, "edited": report.edited, "missing": report.missing,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -24,6 +25,7 @@ from fastavro.validation import ValidationError, validate
 
 from streams.contracts.catalogue import (
     SchemaCatalogue,
+    SchemaVersion,
     crc64_fingerprint,
     parse_record_schema,
 )
@@ -74,9 +76,13 @@ class AvroCodec:
     """Encode and decode the project's events (thread-safe for reads after construction)."""
 
     def __init__(self, catalogue: SchemaCatalogue, *, registry: SchemaRegistry | None = None,
-                 ) -> None:
+                 versions: Mapping[str, int] | None = None) -> None:
+        """*versions* pins, per schema, the version this code writes and reads into (the
+        one its models mirror); unpinned schemas use their newest file. A newer file in
+        the folder then only teaches the reader new *writer* schemas."""
         self.catalogue = catalogue
         self._registry = registry
+        self._versions = dict(versions or {})
         self._ids: dict[bytes, int] = {}
         self._writers: dict[int, tuple[str, dict[str, Any], bytes]] = {}
 
@@ -85,9 +91,19 @@ class AvroCodec:
         """What ``encode`` writes."""
         return "confluent" if self._registry is not None else "single-object"
 
+    def version(self, name: str) -> SchemaVersion:
+        """The version of *name* this codec writes, and resolves what it reads into."""
+        pinned = self._versions.get(name)
+        if pinned is None:
+            return self.catalogue.latest(name)
+        for version in self.catalogue.versions(name):
+            if version.version == pinned:
+                return version
+        raise UnknownSchemaError(f"{name} v{pinned} is not in {self.catalogue.folder}")
+
     def encode(self, name: str, record: dict[str, Any]) -> bytes:
-        """Encode *record* with the newest version of schema *name*; EncodeError if it differs."""
-        version = self.catalogue.latest(name)
+        """Encode *record* with this codec's version of *name*; EncodeError if it differs."""
+        version = self.version(name)
         try:
             validate(record, version.parsed, raise_errors=True)
         except ValidationError as exc:
@@ -104,7 +120,7 @@ class AvroCodec:
         return CONFLUENT_MAGIC + struct.pack(">I", schema_id) + body.getvalue()
 
     def decode(self, data: bytes | None) -> Decoded:
-        """Decode either framing into the newest local version of the writer's schema."""
+        """Decode either framing, resolved into this codec's version of the schema."""
         if not data:
             raise TruncatedMessageError("empty message value")
         if data[:2] == SOE_MAGIC:
@@ -124,7 +140,7 @@ class AvroCodec:
             raise UnknownSchemaError(
                 f"unknown framing (first bytes {data[:2].hex()}): neither Avro single-object "
                 "encoding (c301) nor Confluent wire format (00)")
-        reader = self.catalogue.latest(name)
+        reader = self.version(name)
         record = self._read(body, writer_schema, reader.parsed, name)
         return Decoded(name, framing, fp, record)  # type: ignore[arg-type]
 

@@ -16,13 +16,36 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from streams.contracts.errors import SchemaMismatchError
 
 __all__ = [
-    "AnyEvent", "DepartmentSnapshot", "FieldCheck", "HandedOverTask", "HandoverAccepted",
-    "HandoverCompleted", "HandoverEvent", "HandoverInitiated", "HandoverRejected",
-    "HandoverSnapshot", "HybridTimestamp", "PatientSnapshot", "ShiftSnapshot", "TaskAssigned",
-    "TaskCancelled", "TaskCompleted", "TaskCreated", "TaskEvent", "TaskSnapshot",
-    "TaskStatusChanged", "TaskUpdated", "UserSnapshot", "VerificationEvent",
-    "VerificationFailed", "VerificationRequested", "VerificationSnapshot",
-    "VerificationVerified", "event_from_avro", "event_type_of",
+    "MODEL_VERSIONS",
+    "AnyEvent",
+    "DepartmentSnapshot",
+    "FieldCheck",
+    "HandedOverTask",
+    "HandoverAccepted",
+    "HandoverCompleted",
+    "HandoverEvent",
+    "HandoverInitiated",
+    "HandoverRejected",
+    "HandoverSnapshot",
+    "HybridTimestamp",
+    "PatientSnapshot",
+    "ShiftSnapshot",
+    "TaskAssigned",
+    "TaskCancelled",
+    "TaskCompleted",
+    "TaskCreated",
+    "TaskEvent",
+    "TaskSnapshot",
+    "TaskStatusChanged",
+    "TaskUpdated",
+    "UserSnapshot",
+    "VerificationEvent",
+    "VerificationFailed",
+    "VerificationRequested",
+    "VerificationSnapshot",
+    "VerificationVerified",
+    "event_from_avro",
+    "event_type_of",
 ]
 
 NAMESPACE = "org.emrstreams.events"
@@ -272,6 +295,11 @@ AnyEvent = TaskEvent | HandoverEvent | VerificationEvent
 
 _EVENTS: dict[str, type[_Event]] = {e.schema_name: e for e in (TaskEvent, HandoverEvent,
                                                                 VerificationEvent)}
+
+#: The schema version each event model mirrors: what the SDK writes and what decoded
+#: records are resolved into (a newer .avsc teaches readers its writer, not new fields).
+MODEL_VERSIONS: dict[str, int] = {"task_event": 1, "handover_event": 1,
+                                  "verification_event": 1}
 _PAYLOADS: dict[str, type[_Model]] = {
     event_type_of(cls): cls
     for cls in (TaskCreated, TaskUpdated, TaskAssigned, TaskStatusChanged, TaskCompleted,

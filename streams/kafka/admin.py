@@ -6,14 +6,27 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicPartition
 
 # NewTopic is public API; the stubs only miss it from __all__.
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from streams.kafka.errors import KafkaAdminError
 
-__all__ = ["TopicSpec", "cluster_ready", "delete_topics", "ensure_topics"]
+__all__ = [
+    "TopicSpec",
+    "active_members",
+    "cluster_ready",
+    "delete_topics",
+    "describe_topics",
+    "ensure_topics",
+    "set_group_offsets",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -86,3 +99,64 @@ def delete_topics(bootstrap_servers: str, names: Iterable[str], *, timeout: floa
                     error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 continue
             raise KafkaAdminError(f"cannot delete topic {name}: {error}") from exc
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """What a topic looks like on the cluster (None fields: the topic does not exist)."""
+
+    name: str
+    partitions: int | None
+    replication_factor: int | None
+    config: Mapping[str, str]
+
+
+def describe_topics(bootstrap_servers: str, names: Iterable[str], *, timeout: float = 15.0,
+                    client_config: Mapping[str, str] | None = None) -> list[TopicState]:
+    """Partitions, replication factor and relevant config of each topic in *names*."""
+    admin = _admin(bootstrap_servers, client_config)
+    metadata = admin.list_topics(timeout=timeout)
+    states = []
+    for name in names:
+        info = metadata.topics.get(name)
+        if info is None or info.error is not None:
+            states.append(TopicState(name, None, None, {}))
+            continue
+        replicas = {len(p.replicas) for p in info.partitions.values()}
+        resource = ConfigResource(ResourceType.TOPIC, name)
+        try:
+            entries = admin.describe_configs([resource])[resource].result(timeout=timeout)
+        except KafkaException as exc:
+            raise KafkaAdminError(f"cannot describe {name}: {exc}") from exc
+        config = {k: str(v.value) for k, v in entries.items()
+                  if k in {"cleanup.policy", "retention.ms", "min.compaction.lag.ms",
+                           "min.insync.replicas"}}
+        states.append(TopicState(name, len(info.partitions), min(replicas) if replicas else 0,
+                                 config))
+    return states
+
+
+def active_members(bootstrap_servers: str, group_id: str, *, timeout: float = 15.0,
+                   client_config: Mapping[str, str] | None = None) -> int:
+    """How many members the consumer group has right now."""
+    admin = _admin(bootstrap_servers, client_config)
+    try:
+        [future] = admin.describe_consumer_groups([group_id]).values()
+        description = future.result(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaAdminError(f"cannot describe group {group_id}: {exc}") from exc
+    return len(description.members)
+
+
+def set_group_offsets(bootstrap_servers: str, group_id: str, topic: str,
+                      offsets: Mapping[int, int], *, timeout: float = 15.0,
+                      client_config: Mapping[str, str] | None = None) -> None:
+    """Set the group's committed offsets of *topic* (the group must be empty)."""
+    admin = _admin(bootstrap_servers, client_config)
+    request = ConsumerGroupTopicPartitions(
+        group_id, [TopicPartition(topic, p, o) for p, o in sorted(offsets.items())])
+    try:
+        for future in admin.alter_consumer_group_offsets([request]).values():
+            future.result(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaAdminError(f"cannot reset offsets of {group_id}: {exc}") from exc

@@ -9,6 +9,7 @@ from streams.config import Settings
 from streams.contracts.catalogue import SchemaCatalogue
 from streams.contracts.codec import AvroCodec
 from streams.contracts.errors import UnknownSchemaError
+from streams.contracts.models import MODEL_VERSIONS
 from streams.kafka.errors import KafkaLayerError
 
 __all__ = ["ConfluentSchemaRegistry", "codec_for"]
@@ -43,7 +44,9 @@ class ConfluentSchemaRegistry:
 
 
 def codec_for(settings: Settings, catalogue: SchemaCatalogue | None = None) -> AvroCodec:
-    """The codec the settings ask for: Confluent framing when a registry URL is set."""
+    """The codec the settings ask for: Confluent framing when a registry URL is set, the
+    schema versions the event models mirror."""
     url = settings.kafka.schema_registry_url
     registry = ConfluentSchemaRegistry(url) if url else None
-    return AvroCodec(catalogue or SchemaCatalogue(settings.kafka.schemas_dir), registry=registry)
+    return AvroCodec(catalogue or SchemaCatalogue(settings.kafka.schemas_dir), registry=registry,
+                     versions=MODEL_VERSIONS)

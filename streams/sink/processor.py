@@ -47,11 +47,12 @@ class BatchProcessor:
     lasts: consumption pauses, nothing is dropped or dead-lettered. When the database
     refuses the batch for its content (``PERMANENT_ERRORS``), the records are applied one
     by one and only those refused on their own are dead-lettered. Any other error is
-    raised: the worker crashes rather than skip records.
+    raised: the worker crashes rather than skip records. Without a *producer* (a replay),
+    poison is returned and logged but not dead-lettered again.
     """
 
-    def __init__(self, pool: ConnectionPool, producer: EventProducer, codec: AvroCodec, *,
-                 max_backoff: float = 30.0) -> None:
+    def __init__(self, pool: ConnectionPool, producer: EventProducer | None, codec: AvroCodec,
+                 *, max_backoff: float = 30.0) -> None:
         self._pool = pool
         self._codec = codec
         self._producer = producer
@@ -94,7 +95,8 @@ class BatchProcessor:
         topic = records[0].topic
         started = time.perf_counter()
         outcome = self._apply_isolating(records)
-        dead_letter(self._producer, outcome.poison)
+        if self._producer is not None:
+            dead_letter(self._producer, outcome.poison)
         BATCH_SECONDS.labels(topic).observe(time.perf_counter() - started)
         BATCH_SIZE.labels(topic).observe(len(records))
         for name, value in (("consumed", len(records)), ("applied", outcome.applied),
@@ -103,7 +105,7 @@ class BatchProcessor:
                             ("dead_lettered", len(outcome.poison))):
             EVENTS.labels(topic, name).inc(value)
         for item in outcome.poison:
-            logger.warning("dead-lettered %s[%d]@%d at %s: %s", item.record.topic,
+            logger.warning("poison %s[%d]@%d at %s: %s", item.record.topic,
                            item.record.partition, item.record.offset, item.stage, item.reason,
                            extra={"event": "record.dead_lettered"})
         return outcome

@@ -1,0 +1,113 @@
+"""``emr-streams dlq``: browse dead letters and redrive them once their cause is fixed."""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli._common import emit_json, fail, load_settings, reports_errors
+from streams.cli._progress import progress_bar
+from streams.kafka.schema_registry import codec_for
+from streams.ops.dlq import DeadLetter, read_dead_letters, redrive
+from streams.topology import dead_letter_topic
+
+app = typer.Typer(help="Dead-letter topics (<input topic>.dlq): list, show, redrive.",
+                  no_args_is_help=True)
+
+TopicOption = typer.Option("emr.tasks.v1", "--topic", envvar="EMR_STREAMS_DLQ_TOPIC",
+                           help="The input topic whose dead letters to read.")
+JsonOption = typer.Option(False, "--json", help="Print JSON.")
+
+
+def _select(letters: list[DeadLetter], *, from_offset: int | None, to_offset: int | None,
+            reason: str | None, event_type: str | None) -> list[DeadLetter]:
+    return [d for d in letters
+            if (from_offset is None or d.offset >= from_offset)
+            and (to_offset is None or d.offset < to_offset)
+            and (reason is None or reason.lower() in d.reason.lower())
+            and (event_type is None or d.event_type == event_type)]
+
+
+@app.command("list")
+@reports_errors
+def list_(topic: str = TopicOption, as_json: bool = JsonOption) -> None:
+    """Every dead letter with its reason, source position and event type (if decodable)."""
+    settings = load_settings()
+    letters = read_dead_letters(settings, dead_letter_topic(topic), codec_for(settings))
+    if as_json:
+        emit_json([d.summary() for d in letters])
+        return
+    if not letters:
+        typer.echo(f"no dead letters in {dead_letter_topic(topic)}")
+    for d in letters:
+        flag = " [redriven]" if d.redriven else ""
+        typer.echo(f"{d.offset:>8}  {d.source_topic}:{d.source_partition}:{d.source_offset}  "
+                   f"{d.error_class} at {d.stage}: {d.reason}  "
+                   f"{d.event_type or '(undecodable)'}{flag}")
+
+
+@app.command()
+@reports_errors
+def show(offset: int = typer.Argument(..., min=0, help="Offset in the dead-letter topic."),
+         partition: int = typer.Option(0, min=0, help="Dead-letter topic partition."),
+         topic: str = TopicOption, as_json: bool = JsonOption) -> None:
+    """One dead letter in full: reason, provenance, headers (the value is never printed)."""
+    settings = load_settings()
+    found = [d for d in read_dead_letters(settings, dead_letter_topic(topic),
+                                          codec_for(settings), from_offset=offset,
+                                          to_offset=offset + 1) if d.partition == partition]
+    if not found:
+        raise fail(f"no dead letter at {dead_letter_topic(topic)}:{partition}:{offset}")
+    letter = found[0]
+    details = letter.summary() | {
+        "key": letter.record.key.decode(errors="replace") if letter.record.key else None,
+        "value_bytes": len(letter.record.value or b""),
+        "headers": [k for k, _ in letter.record.headers]}
+    if as_json:
+        emit_json(details)
+        return
+    for key, value in details.items():
+        typer.echo(f"{key:>20}: {value}")
+
+
+@app.command("redrive")
+@reports_errors
+def redrive_(
+    topic: str = TopicOption,
+    from_offset: int | None = typer.Option(None, min=0, help="First dead-letter offset."),
+    to_offset: int | None = typer.Option(None, min=0, help="Stop before this offset."),
+    reason: str | None = typer.Option(None, help="Only reasons containing this text."),
+    event_type: str | None = typer.Option(None, help="Only this event type, e.g. "
+                                                     "TASK_CREATED."),
+    force: bool = typer.Option(False, "--force", help="Redrive ones already redriven too."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be redriven."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Send selected dead letters back to their source topic.
+
+    Original key, value and headers are kept; each redrive is recorded (dlq_redrives) so
+    it is not repeated by accident.
+    """
+    if from_offset is None and to_offset is None and reason is None and event_type is None:
+        raise fail("choose what to redrive: --from-offset/--to-offset, --reason or "
+                   "--event-type", code=2)
+    settings = load_settings()
+    letters = _select(read_dead_letters(settings, dead_letter_topic(topic),
+                                        codec_for(settings)),
+                      from_offset=from_offset, to_offset=to_offset, reason=reason,
+                      event_type=event_type)
+    if dry_run:
+        if as_json:
+            emit_json({"would_redrive": [d.summary() for d in letters if not d.redriven
+                                         or force]})
+        else:
+            for d in letters:
+                typer.echo(f"would redrive {d.position}{' (again)' if d.redriven else ''}")
+        return
+    with progress_bar(quiet=as_json) as bar:
+        task = bar.add_task("redrive", total=len(letters))
+        done, skipped = redrive(settings, letters, force=force,
+                                on_progress=lambda n: bar.advance(task, n))
+    if as_json:
+        emit_json({"redriven": done, "skipped": skipped})
+    else:
+        typer.echo(f"redriven {done}; skipped {skipped} (already redriven or no source)")

@@ -1,0 +1,43 @@
+"""``emr-streams status``: throughput, lag, dead letters, recent errors and the database."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from streams.cli._common import emit_json, load_settings, reports_errors
+from streams.ops.status import collect_status
+
+
+@reports_errors
+def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Throughput, lag, dead letters, recent errors and the database, on one screen.
+
+    Database reachability, events applied in the last 1 and 5 minutes, the state outbox
+    backlog, and per input topic the group's lag, dead-letter count and the latest
+    dead-letter reasons. Exit code 1 when the database is unreachable.
+    """
+    report = collect_status(load_settings())
+    if as_json:
+        emit_json(dataclasses.asdict(report))
+    else:
+        console = Console()
+        database = "reachable" if report.database_ok else f"UNREACHABLE: {report.database_error}"
+        console.print(f"database: {database}")
+        console.print(f"applied: {report.applied_last_minute} in the last minute, "
+                      f"{report.applied_last_5_minutes} in 5 minutes, {report.events_total} "
+                      f"in all; state outbox backlog: {report.outbox_pending}")
+        table = Table("topic", "lag", "dead letters", "recent errors")
+        for t in report.topics:
+            table.add_row(t.topic, str(t.lag), str(t.dead_letters),
+                          "\n".join(t.recent_errors) or "-")
+        console.print(table)
+    if not report.database_ok:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("status")(status)

@@ -1,0 +1,150 @@
+"""Dead letters: browse them with their reasons, and redrive them once the cause is fixed."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import psycopg
+
+from streams.config import Settings
+from streams.contracts.codec import AvroCodec
+from streams.contracts.errors import DecodeError
+from streams.contracts.models import event_from_avro
+from streams.kafka.producer import EventProducer
+from streams.kafka.reader import PartitionRange, RangeReader
+from streams.sink.dead_letter import DLQ_HEADER_PREFIX
+from streams.sink.records import ConsumedRecord
+
+__all__ = ["DeadLetter", "read_dead_letters", "redrive"]
+
+REDRIVE_HEADER = "emr.redrive.from"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """One dead-letter record: where it came from, why, and what it is when decodable."""
+
+    dlq_topic: str
+    partition: int
+    offset: int
+    record: ConsumedRecord = field(repr=False)
+    reason: str
+    error_class: str
+    stage: str
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    dead_lettered_at_ms: int | None
+    event_type: str | None
+    event_id: str | None
+    redriven: bool = False
+
+    @property
+    def position(self) -> str:
+        return f"{self.dlq_topic}:{self.partition}:{self.offset}"
+
+    def summary(self) -> dict[str, object]:
+        """The fields an operator sees (never the value: it may hold PHI)."""
+        return {"position": self.position, "offset": self.offset, "reason": self.reason,
+                "error_class": self.error_class, "stage": self.stage,
+                "source": f"{self.source_topic}:{self.source_partition}:{self.source_offset}",
+                "dead_lettered_at_ms": self.dead_lettered_at_ms, "event_type": self.event_type,
+                "event_id": self.event_id, "redriven": self.redriven}
+
+
+def _header(record: ConsumedRecord, name: str) -> str:
+    for key, value in record.headers:
+        if key == DLQ_HEADER_PREFIX + name and value is not None:
+            return value.decode(errors="replace")
+    return ""
+
+
+def _letter(record: ConsumedRecord, codec: AvroCodec, redriven: set[tuple[str, int, int]]
+            ) -> DeadLetter:
+    event_type = event_id = None
+    try:
+        decoded = codec.decode(record.value)
+        event = event_from_avro(decoded.schema, decoded.record)
+        event_type, event_id = event.event_type, str(event.event_id)
+    except DecodeError:
+        pass
+    at = _header(record, "dead_lettered_at_ms")
+    return DeadLetter(
+        dlq_topic=record.topic, partition=record.partition, offset=record.offset,
+        record=record, reason=_header(record, "reason"),
+        error_class=_header(record, "error_class"), stage=_header(record, "stage"),
+        source_topic=_header(record, "topic"),
+        source_partition=int(_header(record, "partition") or -1),
+        source_offset=int(_header(record, "offset") or -1),
+        dead_lettered_at_ms=int(at) if at.isdigit() else None, event_type=event_type,
+        event_id=event_id,
+        redriven=(record.topic, record.partition, record.offset) in redriven)
+
+
+def _redriven(url: str, dlq_topic: str) -> set[tuple[str, int, int]]:
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        rows = conn.execute("SELECT dlq_topic, dlq_partition, dlq_offset FROM dlq_redrives "
+                            "WHERE dlq_topic = %s", (dlq_topic,)).fetchall()
+    return {(str(t), int(p), int(o)) for t, p, o in rows}
+
+
+def read_dead_letters(settings: Settings, dlq_topic: str, codec: AvroCodec, *,
+                      from_offset: int | None = None, to_offset: int | None = None
+                      ) -> list[DeadLetter]:
+    """Every dead letter of *dlq_topic* in [from_offset, to_offset), oldest first."""
+    redriven = _redriven(settings.database_url, dlq_topic)
+    letters: list[DeadLetter] = []
+    with RangeReader(settings.librdkafka(), dlq_topic) as reader:
+        ranges = []
+        for p in reader.partitions():
+            low, high = reader.watermarks(p)
+            start = max(low, from_offset) if from_offset is not None else low
+            end = min(high, to_offset) if to_offset is not None else high
+            ranges.append(PartitionRange(p, start, max(start, end)))
+        for batch in reader.read(ranges, idle_seconds=5):
+            letters.extend(_letter(r, codec, redriven) for r in batch)
+    return sorted(letters, key=lambda d: (d.partition, d.offset))
+
+
+def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = False,
+            operator: str | None = None,
+            on_progress: Callable[[int], None] = lambda n: None) -> tuple[int, int]:
+    """Send *letters* back to their source topics; return (redriven, skipped).
+
+    Each record keeps its original key, value and headers (the ``emr.dlq.*`` headers are
+    dropped, ``emr.redrive.from`` names the dead letter). The redrives are recorded in
+    ``dlq_redrives`` in the same transaction that waits for the broker: a dead letter
+    already redriven is skipped unless *force*. A redriven event the processor applied
+    before is a duplicate there and changes nothing.
+    """
+    who = operator or getpass.getuser()
+    producer = EventProducer(settings.librdkafka())
+    done = skipped = 0
+    with psycopg.connect(settings.database_url, connect_timeout=10) as conn, \
+            conn.transaction():
+        for letter in letters:
+            if not letter.source_topic or letter.source_partition < 0:
+                skipped += 1
+                continue
+            claimed = conn.execute(
+                "INSERT INTO dlq_redrives (dlq_topic, dlq_partition, dlq_offset, target_topic,"
+                " reason, redriven_by) VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO "
+                + ("UPDATE SET redriven_at = now(), redriven_by = excluded.redriven_by "
+                   if force else "NOTHING ") + "RETURNING 1",
+                (letter.dlq_topic, letter.partition, letter.offset, letter.source_topic,
+                 letter.reason, who)).fetchone()
+            if claimed is None:
+                skipped += 1
+                continue
+            headers = [(k, v) for k, v in letter.record.headers
+                       if not k.startswith(DLQ_HEADER_PREFIX)]
+            headers.append((REDRIVE_HEADER, letter.position.encode()))
+            producer.produce(letter.source_topic, key=letter.record.key,
+                             value=letter.record.value, headers=headers)
+            done += 1
+            on_progress(1)
+        producer.flush()
+    return done, skipped
