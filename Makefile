@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: setup tools stack-up stack-down stack-status migrate demo test lint typecheck unit clean
+.PHONY: setup tools stack-up stack-down stack-status migrate demo test lint typecheck unit clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,18 @@ test: lint
 
 unit: setup
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+## bench: the full benchmark (about half an hour): writes BENCHMARKS.md and bench/throughput.png.
+## Quix Streams gets its own virtualenv (bench/.venv-quix): it pins other library versions.
+bench: stack-up
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	test -x bench/.venv-quix/bin/python || ($(PYTHON) -m venv bench/.venv-quix && \
+	  bench/.venv-quix/bin/pip install --quiet 'quixstreams[postgresql]>=3.10,<4' 'fastavro>=1.9,<2')
+	$(BIN)/python bench/run.py
+
+## bench-smoke: the same code paths with tiny sizes and no Quix (seconds; CI runs it).
+bench-smoke: stack-up
+	$(BIN)/python bench/run.py --smoke
 
 clean: stack-down
 	rm -rf .stack

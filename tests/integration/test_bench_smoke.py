@@ -1,0 +1,28 @@
+"""The benchmark's code paths in seconds (the full run is `make bench`, never in CI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.services import Services
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_bench_smoke_writes_a_report(services: Services, tmp_path: Path) -> None:
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        pytest.skip("the benchmark runs on the local stack only")
+    result = subprocess.run([sys.executable, str(ROOT / "bench" / "run.py"), "--smoke"],
+                            capture_output=True, text=True, timeout=600, cwd=ROOT,
+                            env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = (tmp_path / "BENCHMARKS-smoke.md").read_text()
+    for heading in ("## Throughput", "## Ratios and targets", "## Latency and memory"):
+        assert heading in report
+    assert "processor ÷ limit" in report and "processor ÷ naive" in report
