@@ -40,7 +40,7 @@ demo: migrate
 	$(BIN)/emr-streams demo
 
 lint: setup
-	$(BIN)/ruff check streams tests
+	$(BIN)/ruff check streams tests bench
 	$(BIN)/mypy
 	$(BIN)/emr-streams schemas check
 

@@ -191,8 +191,8 @@ class Bench:
             conn.execute("INSERT INTO departments (id, code, name) SELECT DISTINCT dep, "
                          "dep_code, dep_code FROM stage ON CONFLICT DO NOTHING")
             conn.execute("INSERT INTO users (id, username, display_name, role) SELECT "
-                         "DISTINCT creator, creator_name, creator_name, 'NURSE'::user_role FROM stage "
-                         "ON CONFLICT DO NOTHING")
+                         "DISTINCT creator, creator_name, creator_name, 'NURSE'::user_role "
+                         "FROM stage ON CONFLICT DO NOTHING")
             conn.execute("INSERT INTO patients (id, mrn, emr_system, emr_id) SELECT DISTINCT "
                          "patient, patient_mrn, patient_emr::emr_system, patient_emr_id "
                          "FROM stage ON CONFLICT DO NOTHING")
