@@ -7,13 +7,13 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import faust
 
 from streams.config import Settings
 from streams.sink.processor import BatchProcessor
-from streams.sink.records import ConsumedRecord
+from streams.sink.records import ConsumedRecord, normalize_headers
 
 __all__ = ["register_ingest_agent"]
 
@@ -25,13 +25,9 @@ _CRASH_GRACE_SECONDS = 30.0
 
 def _record(event: faust.EventT[bytes]) -> ConsumedRecord:
     message = event.message
-    raw = message.headers or []
-    pairs = raw.items() if isinstance(raw, Mapping) else raw
     return ConsumedRecord(
         topic=message.topic, partition=message.partition, offset=message.offset,
-        key=message.key, value=message.value,
-        headers=tuple((k, v if isinstance(v, bytes) or v is None else str(v).encode())
-                      for k, v in pairs),
+        key=message.key, value=message.value, headers=normalize_headers(message.headers),
         timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None)
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streams.kafka.errors import KafkaLayerError
-from streams.sink.records import ConsumedRecord
+from streams.sink.records import ConsumedRecord, normalize_headers
 
 __all__ = ["RecordConsumer"]
 
@@ -39,11 +39,9 @@ class RecordConsumer:
         topic, partition, offset = message.topic(), message.partition(), message.offset()
         assert topic is not None and partition is not None and offset is not None
         _, timestamp = message.timestamp()
-        raw = message.headers() or []
-        pairs = raw.items() if isinstance(raw, dict) else raw
-        headers = tuple((k, v.encode() if isinstance(v, str) else v) for k, v in pairs)
         return ConsumedRecord(topic=topic, partition=partition, offset=offset,
-                              key=message.key(), value=message.value(), headers=headers,
+                              key=message.key(), value=message.value(),
+                              headers=normalize_headers(message.headers()),
                               timestamp_ms=timestamp if timestamp > 0 else None)
 
     def commit(self, record: ConsumedRecord) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from streams.kafka.errors import KafkaAdminError
-from streams.sink.records import ConsumedRecord
+from streams.sink.records import ConsumedRecord, normalize_headers
 
 __all__ = ["PartitionRange", "RangeReader"]
 
@@ -91,13 +91,9 @@ class RangeReader:
                 if span is None or offset >= span.end:
                     continue
                 _, timestamp = message.timestamp()
-                raw = message.headers() or []
-                pairs = raw.items() if isinstance(raw, dict) else raw
                 batch.append(ConsumedRecord(
                     topic=self.topic, partition=partition, offset=offset, key=message.key(),
-                    value=message.value(),
-                    headers=tuple((k, v.encode() if isinstance(v, str) else v)
-                                  for k, v in pairs),
+                    value=message.value(), headers=normalize_headers(message.headers()),
                     timestamp_ms=timestamp if timestamp > 0 else None))
             if batch:
                 idle_since = time.monotonic()
