@@ -9,14 +9,14 @@ __all__ = ["AUDIT", "CONFLICTS", "DEPARTMENTS", "LEDGER", "LEDGER_OUTCOME", "OUT
 
 LEDGER: LiteralString = """
 INSERT INTO processed_events (event_id, event_type, aggregate_id, topic, "partition", "offset")
-SELECT * FROM unnest(%s::uuid[], %s::text[], %s::uuid[], %s::text[], %s::int[], %s::bigint[])
+SELECT * FROM unnest(%b::uuid[], %b::text[], %b::uuid[], %b::text[], %b::int[], %b::bigint[])
 ON CONFLICT (event_id) DO NOTHING
 RETURNING event_id
 """
 
 LEDGER_OUTCOME: LiteralString = """
 UPDATE processed_events AS p SET outcome = u.outcome
-FROM unnest(%s::uuid[], %s::text[]) AS u(event_id, outcome)
+FROM unnest(%b::uuid[], %b::text[]) AS u(event_id, outcome)
 WHERE p.event_id = u.event_id
 """
 
@@ -25,33 +25,33 @@ WHERE p.event_id = u.event_id
 # inserts nothing, and the referencing row then fails its foreign key: dead-lettered.
 DEPARTMENTS: LiteralString = """
 INSERT INTO departments (id, code, name)
-SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[])
+SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[])
 ON CONFLICT DO NOTHING
 """
 
 USERS: LiteralString = """
 INSERT INTO users (id, username, display_name, role)
-SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::user_role[])
+SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::user_role[])
 ON CONFLICT DO NOTHING
 """
 
 PATIENTS: LiteralString = """
 INSERT INTO patients (id, mrn, emr_system, emr_id)
-SELECT * FROM unnest(%s::uuid[], %s::text[], %s::emr_system[], %s::text[])
+SELECT * FROM unnest(%b::uuid[], %b::text[], %b::emr_system[], %b::text[])
 ON CONFLICT DO NOTHING
 """
 
 SHIFTS: LiteralString = """
 INSERT INTO shifts (id, department_id, supervisor_id, starts_at, ends_at)
-SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::uuid[], %s::timestamptz[], %s::timestamptz[])
+SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::timestamptz[], %b::timestamptz[])
 ON CONFLICT DO NOTHING
 """
 
 CONFLICTS: LiteralString = """
 INSERT INTO conflicts (aggregate_type, aggregate_id, event_id, local_clock, remote_clock,
                        local_state, remote_state, resolved_state, resolution_rule)
-SELECT * FROM unnest(%s::text[], %s::uuid[], %s::uuid[], %s::jsonb[], %s::jsonb[],
-                     %s::jsonb[], %s::jsonb[], %s::jsonb[], %s::text[])
+SELECT * FROM unnest(%b::text[], %b::uuid[], %b::uuid[], %b::jsonb[], %b::jsonb[],
+                     %b::jsonb[], %b::jsonb[], %b::jsonb[], %b::text[])
 ON CONFLICT (event_id) DO NOTHING
 """
 
@@ -59,12 +59,12 @@ AUDIT: LiteralString = """
 INSERT INTO audit_logs (event_id, event_type, action, entity_type, entity_id, actor_id,
                         actor_role, patient_id, emr_system, source_system, topic,
                         "partition", "offset", details)
-SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::text[], %s::uuid[], %s::uuid[],
-                     %s::text[], %s::uuid[], %s::emr_system[], %s::text[], %s::text[],
-                     %s::int[], %s::bigint[], %s::jsonb[])
+SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::uuid[], %b::uuid[],
+                     %b::text[], %b::uuid[], %b::emr_system[], %b::text[], %b::text[],
+                     %b::int[], %b::bigint[], %b::jsonb[])
 """
 
 OUTBOX: LiteralString = """
 INSERT INTO state_outbox (aggregate_type, aggregate_id, state)
-SELECT * FROM unnest(%s::text[], %s::uuid[], %s::jsonb[])
+SELECT * FROM unnest(%b::text[], %b::uuid[], %b::jsonb[])
 """

@@ -49,7 +49,9 @@ _MERGE_STATE = (Column("field_clocks", "jsonb"), Column("vector_clock", "jsonb")
 
 
 def _params(count: int, columns: tuple[Column, ...]) -> sql.Composable:
-    return sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(c.wire)) for c in columns)
+    # %b: binary parameters. The text format quotes every array element with a regex,
+    # which profiling showed to be a third of the apply path's time.
+    return sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(c.wire)) for c in columns)
 
 
 @dataclass(frozen=True)
