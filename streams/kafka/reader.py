@@ -103,14 +103,11 @@ class RangeReader:
     def _finish(self, pending: dict[int, PartitionRange], *, idle: bool) -> None:
         """Drop partitions whose position reached their end (gaps from compaction or
         transaction markers included)."""
-        positions = self._consumer.position([TopicPartition(self.topic, p) for p in pending])
-        done = [tp.partition for tp in positions
-                if tp.offset >= 0 and tp.offset >= pending[tp.partition].end]
+        position = {tp.partition: tp.offset for tp in self._consumer.position(
+            [TopicPartition(self.topic, p) for p in pending])}
+        done = [p for p, offset in position.items() if offset >= 0 and offset >= pending[p].end]
         if idle:
-            for p in list(pending):
-                if self.watermarks(p)[1] <= (next((tp.offset for tp in positions
-                                                    if tp.partition == p), -1)):
-                    done.append(p)
+            done += [p for p in pending if self.watermarks(p)[1] <= position.get(p, -1)]
         for partition in set(done):
             pending.pop(partition, None)
         if done:

@@ -14,6 +14,7 @@ from typing import Literal
 from psycopg_pool import ConnectionPool
 
 from streams.config import Settings
+from streams.contracts.codec import AvroCodec
 from streams.contracts.errors import DecodeError
 from streams.contracts.models import event_from_avro
 from streams.errors import StreamsError
@@ -124,10 +125,10 @@ def plan_replay(reader: RangeReader, *, into: Into, target_topic: str | None = N
     return ReplayPlan(topic=reader.topic, into=into, ranges=ranges, target_topic=target_topic)
 
 
-def _sample(record: ConsumedRecord, settings: Settings) -> dict[str, object]:
+def _sample(record: ConsumedRecord, codec: AvroCodec) -> dict[str, object]:
     entry: dict[str, object] = {"partition": record.partition, "offset": record.offset}
     try:
-        decoded = codec_for(settings).decode(record.value)
+        decoded = codec.decode(record.value)
         event = event_from_avro(decoded.schema, decoded.record)
         entry |= {"event_type": event.event_type, "event_id": str(event.event_id),
                   "aggregate_id": str(event.aggregate_id)}
@@ -147,6 +148,7 @@ def run_replay(settings: Settings, plan: ReplayPlan, *, checkpoint: Path | None 
     timestamp. Interrupted (Ctrl-C, crash), the replay resumes from the checkpoint.
     """
     result = ReplayResult()
+    codec = codec_for(settings)
     started = time.monotonic()
     pool: ConnectionPool | None = None
     producer: EventProducer | None = None
@@ -155,7 +157,7 @@ def run_replay(settings: Settings, plan: ReplayPlan, *, checkpoint: Path | None 
         if plan.into == "database":
             pool = ConnectionPool(settings.database_url, min_size=1, max_size=2,
                                   kwargs={"autocommit": True}, open=True)
-            processor = BatchProcessor(pool, None, codec_for(settings))
+            processor = BatchProcessor(pool, None, codec)
         else:
             producer = EventProducer(settings.librdkafka())
     try:
@@ -163,7 +165,7 @@ def run_replay(settings: Settings, plan: ReplayPlan, *, checkpoint: Path | None 
             for batch in reader.read(plan.remaining(), batch_size=batch_size):
                 result.read += len(batch)
                 if dry_run:
-                    result.sample.extend(_sample(r, settings)
+                    result.sample.extend(_sample(r, codec)
                                          for r in batch[:max(0, 5 - len(result.sample))])
                 elif processor is not None:
                     outcome = processor.process(batch)

@@ -80,8 +80,8 @@ def collect_status(settings: Settings) -> Status:
         except KafkaLayerError as exc:
             status.recent_errors.append(f"lag unavailable: {exc}")
         try:
-            status.dead_letters, status.recent_errors[len(status.recent_errors):] = \
-                _recent_reasons(settings, dead_letter_topic(topic))
+            status.dead_letters, reasons = _recent_reasons(settings, dead_letter_topic(topic))
+            status.recent_errors.extend(reasons)
         except KafkaLayerError as exc:
             status.recent_errors.append(f"dead letters unavailable: {exc}")
         topics.append(status)

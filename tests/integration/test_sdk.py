@@ -26,12 +26,6 @@ from tests.unit.events_fixtures import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def sdk_settings(emr_settings: Settings) -> Settings:
-    """The test's settings: its own task, handover and verification topics."""
-    return emr_settings
-
-
 def _publish_every_type(settings: Settings) -> list[AnyEvent]:
     published: list[AnyEvent] = []
     with EventPublisher(settings, node="tablet-9", source_system="DEVICE") as publisher:
@@ -50,10 +44,10 @@ def _publish_every_type(settings: Settings) -> list[AnyEvent]:
     return published
 
 
-def test_sdk_producer_to_sdk_consumer(sdk_settings: Settings, group_id: str) -> None:
-    published = _publish_every_type(sdk_settings)
+def test_sdk_producer_to_sdk_consumer(emr_settings: Settings, group_id: str) -> None:
+    published = _publish_every_type(emr_settings)
     received: dict[uuid.UUID, AnyEvent] = {}
-    subscriber = EventSubscriber(sdk_settings, group_id=group_id)
+    subscriber = EventSubscriber(emr_settings, group_id=group_id)
     try:
         handled = subscriber.run(lambda e, _r: received.__setitem__(e.event_id, e),
                                  max_events=len(published), idle_timeout=30)
@@ -66,31 +60,31 @@ def test_sdk_producer_to_sdk_consumer(sdk_settings: Settings, group_id: str) -> 
     counters = [e.vector_clock["tablet-9"] for e in tasks]
     assert counters == sorted(counters) and len(set(counters)) == len(counters)
     # Offsets were committed: the group has nothing left to read.
-    again = EventSubscriber(sdk_settings, group_id=group_id)
+    again = EventSubscriber(emr_settings, group_id=group_id)
     try:
         assert again.run(lambda e, r: None, idle_timeout=5) == 0
     finally:
         again.close()
 
 
-def test_a_failing_handler_commits_nothing_for_its_event(sdk_settings: Settings,
+def test_a_failing_handler_commits_nothing_for_its_event(emr_settings: Settings,
                                                          group_id: str) -> None:
-    published = _publish_every_type(sdk_settings)
+    published = _publish_every_type(emr_settings)
     first = published[0]
 
     def explode(event: AnyEvent, record: ConsumedRecord) -> None:
         raise RuntimeError("downstream database down")
 
-    subscriber = EventSubscriber(sdk_settings, group_id=group_id,
-                                 topics=[sdk_settings.kafka.tasks_topic])
+    subscriber = EventSubscriber(emr_settings, group_id=group_id,
+                                 topics=[emr_settings.kafka.tasks_topic])
     try:
         with pytest.raises(RuntimeError):
             subscriber.run(explode, idle_timeout=30)
     finally:
         subscriber.close()
     seen: list[AnyEvent] = []
-    again = EventSubscriber(sdk_settings, group_id=group_id,
-                            topics=[sdk_settings.kafka.tasks_topic])
+    again = EventSubscriber(emr_settings, group_id=group_id,
+                            topics=[emr_settings.kafka.tasks_topic])
     try:
         again.run(lambda e, r: seen.append(e), max_events=1, idle_timeout=30)
     finally:
@@ -98,14 +92,14 @@ def test_a_failing_handler_commits_nothing_for_its_event(sdk_settings: Settings,
     assert seen == [first]
 
 
-def test_undecodable_messages_are_reported_not_swallowed(sdk_settings: Settings,
+def test_undecodable_messages_are_reported_not_swallowed(emr_settings: Settings,
                                                          group_id: str) -> None:
-    producer = EventProducer(sdk_settings.librdkafka())
-    producer.produce(sdk_settings.kafka.tasks_topic, key=b"k", value=b"\xc3\x01garbage!")
+    producer = EventProducer(emr_settings.librdkafka())
+    producer.produce(emr_settings.kafka.tasks_topic, key=b"k", value=b"\xc3\x01garbage!")
     producer.flush()
-    topics = [sdk_settings.kafka.tasks_topic]
+    topics = [emr_settings.kafka.tasks_topic]
     for _ in range(2):  # not committed: the second subscriber meets it again
-        subscriber = EventSubscriber(sdk_settings, group_id=group_id, topics=topics)
+        subscriber = EventSubscriber(emr_settings, group_id=group_id, topics=topics)
         try:
             with pytest.raises(UndecodableMessageError, match="fingerprint"):
                 subscriber.run(lambda e, r: None, idle_timeout=30)
@@ -113,7 +107,7 @@ def test_undecodable_messages_are_reported_not_swallowed(sdk_settings: Settings,
             subscriber.close()
     reported: list[tuple[int, str]] = []
     subscriber = EventSubscriber(
-        sdk_settings, group_id=group_id, topics=topics,
+        emr_settings, group_id=group_id, topics=topics,
         on_undecodable=lambda r, exc: reported.append((r.offset, type(exc).__name__)))
     try:
         assert subscriber.run(lambda e, r: None, max_events=1, idle_timeout=30) == 1
@@ -123,15 +117,15 @@ def test_undecodable_messages_are_reported_not_swallowed(sdk_settings: Settings,
 
 
 def test_the_processor_applies_what_an_sdk_adapter_publishes(
-        sdk_settings: Settings, processor_factory: ProcessorFactory) -> None:
+        emr_settings: Settings, processor_factory: ProcessorFactory) -> None:
     task_id = uuid.uuid4()
-    with EventPublisher(sdk_settings, node="epic-adapter-1", source_system="EPIC") as publisher:
+    with EventPublisher(emr_settings, node="epic-adapter-1", source_system="EPIC") as publisher:
         created = publisher.task(task_id, task=TASK, payload=TaskCreated(status="PENDING"),
                                  actor=NURSE)
         publisher.task(task_id, task=TASK, payload=TaskStatusChanged(status="IN_PROGRESS"),
                        actor=NURSE, seen=created.vector_clock)
     processor = processor_factory.start()
-    url = sdk_settings.database_url
+    url = emr_settings.database_url
     wait_for(lambda: count(url, "processed_events") == 2, timeout=90,
              what="both events applied", on_timeout=processor.output)
     assert processor.stop() == 0, processor.output()
