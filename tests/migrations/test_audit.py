@@ -95,8 +95,10 @@ def test_retention_drops_partitions_older_than_seven_years(db: Conn) -> None:
 
 def test_helpers_and_aggregates_give_the_known_figures(db: Conn) -> None:
     nurse = uuid.uuid4()
+    # Three days back, so that "recent" (five minutes ago) stays outside both days
+    # even when the test runs just after midnight UTC.
     day1 = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - \
-        timedelta(days=2)
+        timedelta(days=3)
     day2 = day1 + timedelta(days=1)
     for minute in range(3):
         _insert(db, day1 + timedelta(minutes=minute), actor=nurse, phi=minute == 0)
