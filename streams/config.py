@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "KafkaSettings",
+    "PhiSettings",
     "PostgresSettings",
     "ProcessorSettings",
     "Settings",
@@ -101,6 +102,25 @@ class ProcessorSettings(BaseSettings):
         0.5, description="Seconds between runs of the state-topic relay.")
 
 
+class PhiSettings(BaseSettings):
+    """Field-level PHI encryption (docs/security.md): the keyring and what the sink does."""
+
+    model_config = _section("EMR_STREAMS_PHI_")
+
+    keys_file: Path | None = Field(
+        None, description="JSON keyring file (a mounted secret): key-encryption keys by id, "
+                          "the active id and the blind-index key. Producers seal PHI when a "
+                          "keyring is set.")
+    keys: SecretStr | None = Field(
+        None, description="The keyring JSON itself, when no file is used.")
+    active_key_id: str | None = Field(
+        None, description="Key id new data keys are wrapped with (default: the keyring's "
+                          "'active'). Rotate by adding a key and pointing this at it.")
+    open_in_sink: bool = Field(
+        False, description="Decrypt sealed PHI before writing it to PostgreSQL (default: "
+                           "store it sealed). A value that does not open is dead-lettered.")
+
+
 class Settings(BaseSettings):
     """All settings of emr-streams."""
 
@@ -110,6 +130,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
+    phi: PhiSettings = Field(default_factory=PhiSettings)
 
     @property
     def bootstrap_servers(self) -> str:

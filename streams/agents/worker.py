@@ -16,6 +16,7 @@ from streams.config import Settings
 from streams.health import HealthServer, HealthState
 from streams.kafka.producer import EventProducer
 from streams.kafka.schema_registry import codec_for
+from streams.phi import PhiSealer
 from streams.sink.processor import BatchProcessor
 from streams.topology import input_topics
 
@@ -35,7 +36,8 @@ def run_worker(settings: Settings) -> None:
                           kwargs={"autocommit": True}, open=False, name="emr-streams")
     dead_letters = EventProducer(settings.librdkafka())
     states = EventProducer(settings.librdkafka())
-    processor = BatchProcessor(pool, dead_letters, codec_for(settings))
+    processor = BatchProcessor(pool, dead_letters, codec_for(settings),
+                               phi=PhiSealer.for_sink(settings))
     health = HealthState()
     app = create_app(settings)
     for topic in input_topics(settings):

@@ -83,6 +83,7 @@ class PatientSnapshot(_Model):
     first_name: str | None = None
     last_name: str | None = None
     date_of_birth: date | None = None
+    sealed_phi: str | None = None
 
 
 class ShiftSnapshot(_Model):
@@ -298,8 +299,8 @@ _EVENTS: dict[str, type[_Event]] = {e.schema_name: e for e in (TaskEvent, Handov
 
 #: The schema version each event model mirrors: what the SDK writes and what decoded
 #: records are resolved into (a newer .avsc teaches readers its writer, not new fields).
-MODEL_VERSIONS: dict[str, int] = {"task_event": 1, "handover_event": 1,
-                                  "verification_event": 1}
+MODEL_VERSIONS: dict[str, int] = {"task_event": 2, "handover_event": 2,
+                                  "verification_event": 2}
 _PAYLOADS: dict[str, type[_Model]] = {
     event_type_of(cls): cls
     for cls in (TaskCreated, TaskUpdated, TaskAssigned, TaskStatusChanged, TaskCompleted,

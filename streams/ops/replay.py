@@ -21,6 +21,7 @@ from streams.errors import StreamsError
 from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
 from streams.kafka.schema_registry import codec_for
+from streams.phi import PhiSealer
 from streams.sink.processor import BatchProcessor
 from streams.sink.records import ConsumedRecord
 
@@ -157,7 +158,7 @@ def run_replay(settings: Settings, plan: ReplayPlan, *, checkpoint: Path | None 
         if plan.into == "database":
             pool = ConnectionPool(settings.database_url, min_size=1, max_size=2,
                                   kwargs={"autocommit": True}, open=True)
-            processor = BatchProcessor(pool, None, codec)
+            processor = BatchProcessor(pool, None, codec, phi=PhiSealer.for_sink(settings))
         else:
             producer = EventProducer(settings.librdkafka())
     try:

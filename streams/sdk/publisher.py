@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,6 +28,7 @@ from streams.contracts.models import (
 )
 from streams.kafka.producer import EventProducer
 from streams.kafka.schema_registry import codec_for
+from streams.phi import PhiSealer
 from streams.sdk.clock_keeper import ClockKeeper
 
 __all__ = ["EventPublisher", "topic_for"]
@@ -50,14 +51,18 @@ class EventPublisher:
     ``event_id``, the node's HLC and vector clock (kept across restarts with
     *clock_file*), encodes it (Avro single-object encoding, or Confluent framing when a
     schema registry is configured), keys it by aggregate id (one aggregate's changes stay
-    in order) and hands it to an idempotent producer (``enable.idempotence``,
+    in order), seals its PHI fields (when a keyring is configured: *phi*, by default
+    from the ``EMR_STREAMS_PHI_*`` settings; docs/security.md) and hands it to an
+    idempotent producer (``enable.idempotence``,
     ``acks=all``). ``flush()`` (also on leaving a ``with`` block) raises ProduceError if
     any event was not delivered: the caller must then re-publish the same events.
     """
 
     def __init__(self, settings: Settings, *, node: str, source_system: str,
-                 clock_file: Path | None = None, codec: AvroCodec | None = None) -> None:
+                 clock_file: Path | None = None, codec: AvroCodec | None = None,
+                 phi: PhiSealer | Literal["settings"] | None = "settings") -> None:
         self._settings = settings
+        self._phi = PhiSealer.from_settings(settings) if phi == "settings" else phi
         self.node = node
         self.source_system = source_system
         self.clock = ClockKeeper(node, state_file=clock_file)
@@ -119,7 +124,10 @@ class EventPublisher:
                            correlation_id=correlation_id, causation_id=causation_id)
 
     def publish(self, event: AnyEvent) -> None:
-        """Encode and queue an already stamped event (e.g. a re-publish after a failure)."""
+        """Encode and queue an already stamped event (e.g. a re-publish after a failure);
+        its PHI is sealed first when a keyring is configured."""
+        if self._phi is not None:
+            event = self._phi.seal(event)
         value = self._codec.encode(event.schema_name, event.to_avro())
         self._producer.produce(topic_for(self._settings, event),
                                key=str(event.aggregate_id).encode(), value=value,

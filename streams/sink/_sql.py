@@ -36,8 +36,11 @@ ON CONFLICT DO NOTHING
 """
 
 PATIENTS: LiteralString = """
-INSERT INTO patients (id, mrn, emr_system, emr_id)
-SELECT * FROM unnest(%b::uuid[], %b::text[], %b::emr_system[], %b::text[])
+INSERT INTO patients (id, mrn, emr_system, emr_id, encrypted_data)
+SELECT id, mrn, emr, emr_id,
+       CASE WHEN sealed IS NOT NULL THEN jsonb_build_object('v', 1, 'sealed_phi', sealed) END
+FROM unnest(%b::uuid[], %b::text[], %b::emr_system[], %b::text[], %b::text[])
+     AS p(id, mrn, emr, emr_id, sealed)
 ON CONFLICT DO NOTHING
 """
 

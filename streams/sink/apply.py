@@ -33,6 +33,7 @@ from streams.contracts import DecodeError
 from streams.contracts.clocks import Ordering
 from streams.contracts.codec import AvroCodec
 from streams.contracts.models import AnyEvent, event_from_avro
+from streams.phi import PhiError, PhiSealer
 from streams.sink import _sql
 from streams.sink.aggregates import TASKS, AggregateSpec, Identities, spec_for
 from streams.sink.merge import Row, jsonable, merge_event
@@ -67,9 +68,10 @@ class BatchOutcome:
         self.poison.extend(other.poison)
 
 
-def decode_records(codec: AvroCodec, records: Sequence[ConsumedRecord], outcome: BatchOutcome
-                   ) -> list[tuple[ConsumedRecord, AnyEvent]]:
-    """Decode *records*; the undecodable ones are added to *outcome* as poison."""
+def decode_records(codec: AvroCodec, records: Sequence[ConsumedRecord], outcome: BatchOutcome,
+                   *, phi: PhiSealer | None = None) -> list[tuple[ConsumedRecord, AnyEvent]]:
+    """Decode *records* (and open their sealed PHI when *phi* is given); the records that
+    do not decode or open are added to *outcome* as poison."""
     decoded = []
     for record in records:
         try:
@@ -80,13 +82,22 @@ def decode_records(codec: AvroCodec, records: Sequence[ConsumedRecord], outcome:
         except DecodeError as exc:
             outcome.poison.append(Poison(record, str(exc), type(exc).__name__, "decode"))
             continue
+        if phi is not None:
+            try:
+                event = phi.open(event)
+            except PhiError as exc:
+                outcome.poison.append(Poison(record, str(exc), type(exc).__name__, "decrypt"))
+                continue
         decoded.append((record, event))
     return decoded
 
 
 def apply_batch(conn: Conn, records: Sequence[ConsumedRecord], *,
-                codec: AvroCodec) -> BatchOutcome:
+                codec: AvroCodec, phi: PhiSealer | None = None) -> BatchOutcome:
     """Apply *records* in one transaction on *conn*; return what happened to each.
+
+    Sealed PHI is stored sealed unless *phi* is given (``EMR_STREAMS_PHI_OPEN_IN_SINK``):
+    then it is opened first, and a record whose PHI does not open is poison.
 
     Raises psycopg errors unchanged when the database refuses the batch: nothing of it was
     committed, and the caller decides (retry a transient error, isolate the record behind
@@ -94,7 +105,7 @@ def apply_batch(conn: Conn, records: Sequence[ConsumedRecord], *,
     """
     outcome = BatchOutcome()
     unique: dict[UUID, tuple[ConsumedRecord, AnyEvent]] = {}
-    for record, event in decode_records(codec, records, outcome):
+    for record, event in decode_records(codec, records, outcome, phi=phi):
         if event.event_id in unique:
             outcome.duplicates += 1  # a producer retry inside one batch
         else:
@@ -138,7 +149,8 @@ def _write_identities(conn: Conn, fresh: list[tuple[ConsumedRecord, AnyEvent]]) 
     conn.execute(_sql.USERS, ([x.id for x in u], [x.username for x in u],
                               [x.display_name for x in u], [x.role for x in u]))
     conn.execute(_sql.PATIENTS, ([x.id for x in p], [x.mrn for x in p],
-                                 [x.emr_system for x in p], [x.emr_id for x in p]))
+                                 [x.emr_system for x in p], [x.emr_id for x in p],
+                                 [x.sealed_phi for x in p]))
     if s:
         conn.execute(_sql.SHIFTS, ([x.id for x in s], [x.department.id for x in s],
                                    [x.supervisor.id for x in s], [x.starts_at for x in s],

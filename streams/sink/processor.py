@@ -18,6 +18,7 @@ from tenacity import (
 from streams.contracts.codec import AvroCodec
 from streams.kafka.producer import EventProducer
 from streams.metrics import BATCH_SECONDS, BATCH_SIZE, DB_TRANSACTION_SECONDS, EVENTS
+from streams.phi import PhiSealer
 from streams.sink.apply import BatchOutcome, apply_batch
 from streams.sink.dead_letter import dead_letter
 from streams.sink.records import ConsumedRecord, Poison
@@ -52,9 +53,10 @@ class BatchProcessor:
     """
 
     def __init__(self, pool: ConnectionPool, producer: EventProducer | None, codec: AvroCodec,
-                 *, max_backoff: float = 30.0) -> None:
+                 *, max_backoff: float = 30.0, phi: PhiSealer | None = None) -> None:
         self._pool = pool
         self._codec = codec
+        self._phi = phi
         self._producer = producer
         self._retrying = Retrying(
             retry=retry_if_exception_type(psycopg.OperationalError),
@@ -67,7 +69,7 @@ class BatchProcessor:
         timer = DB_TRANSACTION_SECONDS.labels(records[0].topic)
         for attempt in self._retrying:
             with attempt, self._pool.connection() as conn, timer.time():
-                return apply_batch(conn, records, codec=self._codec)
+                return apply_batch(conn, records, codec=self._codec, phi=self._phi)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _apply_isolating(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:

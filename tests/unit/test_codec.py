@@ -66,9 +66,18 @@ def test_every_event_type_round_trips_through_its_model(event: object) -> None:
 def test_golden_single_object_bytes() -> None:
     event = every_event()[0]
     data = CODEC.encode(event.schema_name, event.to_avro())
-    assert data.hex() == (GOLDEN / "task_created.soe.hex").read_text().strip()
+    assert data.hex() == (GOLDEN / "task_created.v2.soe.hex").read_text().strip()
     assert data[:2] == b"\xc3\x01"
     assert data[2:10] == CATALOGUE.latest("task_event").fingerprint
+
+
+def test_golden_v1_bytes_still_decode_to_the_same_event() -> None:
+    # Written by the v1 SDK (before sealed_phi): resolved into v2, the field is null.
+    data = bytes.fromhex((GOLDEN / "task_created.v1.soe.hex").read_text().strip())
+    assert data[2:10] == CATALOGUE.versions("task_event")[0].fingerprint
+    decoded = CODEC.decode(data)
+    assert decoded.record["task"]["patient"]["sealed_phi"] is None
+    assert event_from_avro(decoded.schema, decoded.record) == every_event()[0]
 
 
 def test_confluent_framing_through_a_registry(schema_registry: tuple[str, object]) -> None:
@@ -76,7 +85,7 @@ def test_confluent_framing_through_a_registry(schema_registry: tuple[str, object
     codec = AvroCodec(CATALOGUE, registry=ConfluentSchemaRegistry(url))
     event = every_event()[0]
     data = codec.encode(event.schema_name, event.to_avro())
-    golden = bytes.fromhex((GOLDEN / "task_created.soe.hex").read_text().strip())
+    golden = bytes.fromhex((GOLDEN / "task_created.v2.soe.hex").read_text().strip())
     assert data == b"\x00" + struct.pack(">I", 1) + golden[10:]
     decoded = AvroCodec(CATALOGUE, registry=ConfluentSchemaRegistry(url)).decode(data)
     assert decoded.framing == "confluent"
@@ -116,7 +125,7 @@ def test_bytes_written_with_only_fastavro_decode_with_the_sdk() -> None:
 def test_the_apache_avro_library_decodes_the_sdk_body() -> None:
     event = every_event()[0]
     data = CODEC.encode(event.schema_name, event.to_avro())
-    text = (default_schemas_dir() / "task_event" / "v1.avsc").read_text()
+    text = (default_schemas_dir() / "task_event" / "v2.avsc").read_text()
     reader = avro.io.DatumReader(avro.schema.parse(text))
     record = reader.read(avro.io.BinaryDecoder(io.BytesIO(data[10:])))
     assert str(record["event_id"]) == str(event.event_id)
@@ -167,13 +176,13 @@ def test_phi_fields_are_marked_in_the_schemas() -> None:
 
 
 def _evolved(tmp_path: Path) -> Path:
-    """A schemas folder with task_event v2: a new optional envelope field."""
+    """A schemas folder with task_event v3: a new optional envelope field."""
     folder = tmp_path / "schemas"
     shutil.copytree(default_schemas_dir(), folder)
-    raw = json.loads((folder / "task_event" / "v1.avsc").read_text())
+    raw = json.loads((folder / "task_event" / "v2.avsc").read_text())
     raw["fields"].insert(-1, {"name": "tenant", "type": ["null", "string"], "default": None,
                               "doc": "Hospital tenant."})
-    (folder / "task_event" / "v2.avsc").write_text(json.dumps(raw))
+    (folder / "task_event" / "v3.avsc").write_text(json.dumps(raw))
     return folder
 
 
@@ -191,7 +200,7 @@ def test_old_reader_reads_new_writer(tmp_path: Path,
     new = AvroCodec(SchemaCatalogue(_evolved(tmp_path)), registry=ConfluentSchemaRegistry(url))
     record = every_event()[0].to_avro() | {"tenant": "north"}
     data = new.encode("task_event", record)
-    # An old consumer (v1 only) learns v2 from the registry and resolves it to v1.
+    # An old consumer (up to v2) learns v3 from the registry and resolves it to v2.
     old = AvroCodec(CATALOGUE, registry=ConfluentSchemaRegistry(url))
     decoded = old.decode(data)
     assert "tenant" not in decoded.record

@@ -24,9 +24,9 @@ def _copy(tmp_path: Path) -> Path:
 
 
 def _add_version(folder: Path, mutate: object) -> None:
-    raw = json.loads((folder / "task_event" / "v1.avsc").read_text())
+    raw = json.loads((folder / "task_event" / "v2.avsc").read_text())
     mutate(raw)  # type: ignore[operator]
-    (folder / "task_event" / "v2.avsc").write_text(json.dumps(raw))
+    (folder / "task_event" / "v3.avsc").write_text(json.dumps(raw))
 
 
 def test_the_repository_schemas_pass() -> None:
@@ -41,20 +41,20 @@ def test_a_compatible_new_version_passes_and_is_reported_unreleased(tmp_path: Pa
         -1, {"name": "tenant", "type": ["null", "string"], "default": None}))
     result = _check(folder, "check")
     assert result.returncode == 0, result.stderr
-    assert "not released yet: task_event v2" in result.stdout
+    assert "not released yet: task_event v3" in result.stdout
     released = _check(folder, "release")
-    assert released.returncode == 0 and "released task_event v2" in released.stdout
-    assert "v2" not in _check(folder, "check").stdout
+    assert released.returncode == 0 and "released task_event v3" in released.stdout
+    assert "v3" not in _check(folder, "check").stdout
 
 
 def test_an_incompatible_version_is_rejected(tmp_path: Path) -> None:
     folder = _copy(tmp_path)
-    # A new required field: v2 cannot read v1 data (backward incompatible).
+    # A new required field: v3 cannot read v2 data (backward incompatible).
     _add_version(folder, lambda raw: raw["fields"].insert(
         -1, {"name": "tenant", "type": "string"}))
     result = _check(folder, "check")
     assert result.returncode == 1
-    assert "task_event v1 → v2: backward" in result.stderr
+    assert "task_event v2 → v3: backward" in result.stderr
     assert "tenant" in result.stderr
     assert _check(folder, "release").returncode == 1
 

@@ -1,0 +1,126 @@
+"""Field-level PHI encryption: sealing, opening, key rotation, wrong keys, blind index."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from streams.config import PhiSettings, Settings
+from streams.contracts.models import TaskCancelled, TaskEvent
+from streams.errors import ConfigError
+from streams.phi import PhiDecryptError, PhiKeyError, PhiSealer, StaticKeyring
+from streams.phi.envelope import is_sealed
+from streams.phi.keyring import new_keyring
+from tests.integration.helpers import CODEC
+from tests.unit.events_fixtures import every_event
+from tests.unit.phi_values import phi_values
+
+KEYRING = new_keyring("k1")
+SEALER = PhiSealer(StaticKeyring.from_json(json.dumps(KEYRING)))
+
+
+@pytest.mark.parametrize("event", every_event(), ids=lambda e: e.event_type)
+def test_sealed_events_carry_no_phi_and_open_to_the_original(event: TaskEvent) -> None:
+    planted = phi_values(event)
+    sealed = SEALER.seal(event)
+    if not planted:  # e.g. a handover accepted: nothing to seal, nothing changes
+        assert sealed == event
+    data = CODEC.encode(sealed.schema_name, sealed.to_avro())
+    for value in planted:
+        assert value.encode() not in data
+    assert SEALER.open(sealed) == event
+    # Idempotent both ways.
+    assert SEALER.seal(sealed) == sealed and SEALER.open(event) == event
+
+
+def test_patient_phi_moves_into_sealed_phi_and_mrn_becomes_a_blind_index() -> None:
+    event = every_event()[0]
+    patient = SEALER.seal(event).task.patient  # type: ignore[attr-defined]
+    assert (patient.first_name, patient.last_name, patient.date_of_birth) == (None, None, None)
+    assert is_sealed(patient.sealed_phi)
+    assert re.fullmatch(r"[A-Z2-7]{20}", patient.mrn)  # passes the MRN format rule
+    # Deterministic per MRN (rows of one patient match), keyed (another key, another index).
+    again = SEALER.seal(event).task.patient  # type: ignore[attr-defined]
+    assert again.mrn == patient.mrn and again.sealed_phi != patient.sealed_phi
+    other = PhiSealer(StaticKeyring.from_json(json.dumps(new_keyring("k1"))))
+    assert other.seal(event).task.patient.mrn != patient.mrn  # type: ignore[attr-defined]
+
+
+def test_rotation_new_writes_use_the_new_key_and_old_tokens_still_open() -> None:
+    old_event = SEALER.seal(every_event()[0])
+    rotated_doc = new_keyring("k2", KEYRING)
+    rotated = PhiSealer(StaticKeyring.from_json(json.dumps(rotated_doc)))
+    new_event = rotated.seal(every_event()[0])
+    assert new_event.task.patient.sealed_phi.startswith("ENC1.k2.")  # type: ignore[attr-defined]
+    assert old_event.task.patient.sealed_phi.startswith("ENC1.k1.")  # type: ignore[attr-defined]
+    assert rotated.open(old_event) == every_event()[0]
+    # The blind index key is kept through rotation.
+    assert new_event.task.patient.mrn == old_event.task.patient.mrn  # type: ignore[attr-defined]
+    # Pinning the active id by setting picks the old key again.
+    pinned = StaticKeyring.from_json(json.dumps(rotated_doc), active="k1")
+    assert pinned.active_key_id == "k1"
+
+
+def test_a_missing_key_id_and_a_wrong_key_are_distinct_clear_errors() -> None:
+    sealed = SEALER.seal(every_event()[0])
+    stranger = PhiSealer(StaticKeyring.from_json(json.dumps(new_keyring("k9"))))
+    with pytest.raises(PhiKeyError, match="unknown PHI key id 'k1'"):
+        stranger.open(sealed)
+    impostor_doc = new_keyring("k1")  # same id, different key material
+    with pytest.raises(PhiDecryptError, match="does not unwrap with key 'k1'"):
+        PhiSealer(StaticKeyring.from_json(json.dumps(impostor_doc))).open(sealed)
+
+
+def test_tampered_or_moved_tokens_do_not_open() -> None:
+    event = every_event()[5]
+    sealed = SEALER.seal(event)
+    assert isinstance(sealed.payload, TaskCancelled)
+    token = sealed.payload.reason
+    head, tail = token.rsplit(".", 1)
+    flipped = head + "." + ("A" if tail[0] != "A" else "B") + tail[1:]
+    tampered = sealed.model_copy(update={"payload": sealed.payload.model_copy(
+        update={"reason": flipped})})
+    with pytest.raises(PhiDecryptError, match="does not authenticate"):
+        SEALER.open(tampered)
+    # The patient token moved into the free-text field: bound to another path.
+    moved = sealed.model_copy(update={"payload": sealed.payload.model_copy(
+        update={"reason": sealed.task.patient.sealed_phi})})
+    with pytest.raises(PhiDecryptError, match=r"TaskCancelled\.reason"):
+        SEALER.open(moved)
+    truncated = sealed.model_copy(update={"payload": sealed.payload.model_copy(
+        update={"reason": "ENC1.k1.abc"})})
+    with pytest.raises(PhiDecryptError, match="malformed"):
+        SEALER.open(truncated)
+
+
+@pytest.mark.parametrize(("doc", "message"), [
+    ("not json", "not valid JSON"),
+    ({"keys": {"k1": "c2hvcnQ="}, "active": "k1", "index_key": "x" * 44}, "must be 32 bytes"),
+    ({"keys": {}, "active": "k1", "index_key": "x" * 44}, "active key 'k1' is not"),
+    ({"keys": {"bad id": "A" * 44}, "active": "bad id", "index_key": "A" * 44}, "key ids"),
+    ({"keys": {"k1": "A" * 43 + "="}, "active": "k1"}, "index_key"),
+])
+def test_keyring_errors_are_clear_and_never_echo_key_material(doc: object,
+                                                               message: str) -> None:
+    text = doc if isinstance(doc, str) else json.dumps(doc)
+    with pytest.raises(PhiKeyError, match=message) as info:
+        StaticKeyring.from_json(text)
+    assert "A" * 20 not in str(info.value) and "c2hvcnQ" not in str(info.value)
+
+
+def test_settings_keyring_file_and_sink_opener(tmp_path: Path) -> None:
+    path = tmp_path / "keyring.json"
+    path.write_text(json.dumps(KEYRING))
+    settings = Settings(phi=PhiSettings(keys_file=path))
+    sealer = PhiSealer.from_settings(settings)
+    assert sealer is not None and sealer.provider.active_key_id == "k1"
+    assert PhiSealer.for_sink(settings) is None  # stored sealed by default
+    assert PhiSealer.from_settings(Settings(phi=PhiSettings())) is None
+    with pytest.raises(ConfigError, match="no keyring"):
+        PhiSealer.for_sink(Settings(phi=PhiSettings(open_in_sink=True)))
+    with pytest.raises(PhiKeyError, match="keyring file"):
+        PhiSealer.from_settings(Settings(phi=PhiSettings(keys_file=tmp_path / "missing")))
+    assert "k1" in repr(sealer.provider) and KEYRING["keys"]["k1"] not in repr(sealer.provider)
