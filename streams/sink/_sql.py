@@ -36,11 +36,13 @@ ON CONFLICT DO NOTHING
 """
 
 PATIENTS: LiteralString = """
-INSERT INTO patients (id, mrn, emr_system, emr_id, encrypted_data)
-SELECT id, mrn, emr, emr_id,
+INSERT INTO patients (id, mrn, emr_system, emr_id, first_name, last_name, date_of_birth,
+                      encrypted_data)
+SELECT id, mrn, emr, emr_id, first_name, last_name, date_of_birth,
        CASE WHEN sealed IS NOT NULL THEN jsonb_build_object('v', 1, 'sealed_phi', sealed) END
-FROM unnest(%b::uuid[], %b::text[], %b::emr_system[], %b::text[], %b::text[])
-     AS p(id, mrn, emr, emr_id, sealed)
+FROM unnest(%b::uuid[], %b::text[], %b::emr_system[], %b::text[], %b::text[], %b::text[],
+            %b::date[], %b::text[])
+     AS p(id, mrn, emr, emr_id, first_name, last_name, date_of_birth, sealed)
 ON CONFLICT DO NOTHING
 """
 

@@ -150,7 +150,8 @@ def _write_identities(conn: Conn, fresh: list[tuple[ConsumedRecord, AnyEvent]]) 
                               [x.display_name for x in u], [x.role for x in u]))
     conn.execute(_sql.PATIENTS, ([x.id for x in p], [x.mrn for x in p],
                                  [x.emr_system for x in p], [x.emr_id for x in p],
-                                 [x.sealed_phi for x in p]))
+                                 [x.first_name for x in p], [x.last_name for x in p],
+                                 [x.date_of_birth for x in p], [x.sealed_phi for x in p]))
     if s:
         conn.execute(_sql.SHIFTS, ([x.id for x in s], [x.department.id for x in s],
                                    [x.supervisor.id for x in s], [x.starts_at for x in s],

@@ -1,0 +1,141 @@
+"""PHI end to end: the SDK seals, the real processor stores it sealed (or opens it when told),
+and a record sealed under a key the sink does not have is dead-lettered, not retried."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from confluent_kafka import Consumer
+
+from streams.config import PhiSettings, Settings
+from streams.contracts.models import AnyEvent
+from streams.phi import PhiSealer, StaticKeyring
+from streams.phi.envelope import is_sealed, open_token
+from streams.phi.keyring import new_keyring
+from streams.sdk import EventPublisher
+from streams.topology import dead_letter_topic
+from tests.fixtures.processor import ProcessorFactory, wait_for
+from tests.integration.helpers import count, synthetic
+from tests.unit.events_fixtures import PATIENT, every_event
+from tests.unit.phi_values import phi_values
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def keyring_file(tmp_path: Path) -> Path:
+    path = tmp_path / "keyring.json"
+    path.write_text(json.dumps(new_keyring("2026-11")))
+    return path
+
+
+def _events() -> list[AnyEvent]:
+    return [*synthetic(40, seed=5), *every_event()]
+
+
+def _publish(settings: Settings, keyring: Path, events: list[AnyEvent]) -> None:
+    sealing = settings.model_copy(update={"phi": PhiSettings(keys_file=keyring)})
+    with EventPublisher(sealing, node="phi-test", source_system="EPIC") as publisher:
+        for event in events:
+            publisher.publish(event)
+
+
+def _database_text(url: str) -> str:
+    """Every row of every table of the public schema, as text."""
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()]
+        dump = []
+        for table in tables:
+            rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()  # type: ignore[arg-type]
+            dump.extend(r[0] for r in rows)
+    return "\n".join(dump)
+
+
+def _dead_letter_headers(settings: Settings, expected: int) -> list[dict[str, bytes]]:
+    consumer = Consumer({**settings.librdkafka(), "group.id": "phi-dlq-check",
+                         "auto.offset.reset": "earliest"})
+    consumer.subscribe([dead_letter_topic(settings.kafka.tasks_topic)])
+    found: list[dict[str, bytes]] = []
+    try:
+        for _ in range(60):
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                found.append(dict(message.headers() or []))
+            if len(found) >= expected:
+                break
+    finally:
+        consumer.close()
+    return found
+
+
+def test_phi_is_sealed_by_the_sdk_and_stored_sealed(
+        emr_settings: Settings, processor_factory: ProcessorFactory,
+        keyring_file: Path) -> None:
+    events = _events()
+    planted = set().union(*(phi_values(e) for e in events))
+    assert {"MRN0042TEST", "Jane", "1961-02-03"} <= planted
+    _publish(emr_settings, keyring_file, events)
+    processor = processor_factory.start()
+    url = emr_settings.database_url
+    wait_for(lambda: count(url, "processed_events") == len(events), timeout=90,
+             what="every event applied", on_timeout=processor.output)
+    assert processor.stop() == 0, processor.output()
+
+    # No planted value anywhere in the database, nor in the processor's log.
+    text = _database_text(url)
+    log = processor.output()
+    for value in planted:
+        assert value not in text, "PHI stored in clear"
+        assert value not in log, "PHI in the processor log"
+
+    keyring = StaticKeyring.from_file(keyring_file)
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT mrn, first_name, last_name, date_of_birth, encrypted_data "
+                           "FROM patients WHERE id = %s", (PATIENT.id,)).fetchone()
+        description = conn.execute("SELECT description FROM tasks WHERE id = %s",
+                                   (every_event()[0].aggregate_id,)).fetchone()
+    assert row is not None and description is not None
+    mrn, first, last, dob, encrypted = row
+    assert mrn == keyring.blind_index(PATIENT.mrn) and (first, last, dob) == (None, None, None)
+    sealed = json.loads(open_token(keyring, encrypted["sealed_phi"], "PatientSnapshot"))
+    assert sealed == {"mrn": "MRN0042TEST", "first_name": "Jane", "last_name": "Doe",
+                      "date_of_birth": "1961-02-03"}
+    assert is_sealed(description[0])
+    opened = open_token(keyring, description[0], "TaskCreated.description").decode()
+    assert opened == every_event()[0].payload.description  # type: ignore[union-attr]
+
+
+def test_open_in_sink_stores_plain_text_and_dead_letters_a_foreign_key(
+        emr_settings: Settings, processor_factory: ProcessorFactory, keyring_file: Path,
+        tmp_path: Path) -> None:
+    events = _events()
+    _publish(emr_settings, keyring_file, events)
+    # One more task, sealed under a keyring the sink does not hold.
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps(new_keyring("elsewhere")))
+    stray = synthetic(1, seed=77)
+    _publish(emr_settings, foreign, stray)
+
+    processor_factory.extra_env.update({"EMR_STREAMS_PHI_KEYS_FILE": str(keyring_file),
+                                        "EMR_STREAMS_PHI_OPEN_IN_SINK": "true"})
+    processor = processor_factory.start()
+    url = emr_settings.database_url
+    wait_for(lambda: count(url, "processed_events") == len(events), timeout=90,
+             what="every event applied", on_timeout=processor.output)
+    letters = _dead_letter_headers(emr_settings, 1)
+    assert processor.http("/healthz")[0] == 200, processor.output()
+    assert processor.stop() == 0, processor.output()
+
+    assert len(letters) == 1
+    assert letters[0]["emr.dlq.stage"] == b"decrypt"
+    assert b"unknown PHI key id 'elsewhere'" in letters[0]["emr.dlq.reason"]
+    assert count(url, "processed_events") == len(events)  # the stray one is not claimed
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT mrn, first_name, last_name, date_of_birth FROM patients "
+                           "WHERE id = %s", (PATIENT.id,)).fetchone()
+    assert row == (PATIENT.mrn, PATIENT.first_name, PATIENT.last_name, PATIENT.date_of_birth)
+    assert PhiSealer.for_sink(emr_settings) is None  # the test process itself stays sealed
