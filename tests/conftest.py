@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 pytest_plugins = [
+    "tests.fixtures.phi_watch",  # first: the other fixture modules import it
     "tests.fixtures.services",
     "tests.fixtures.kafka",
     "tests.fixtures.database",

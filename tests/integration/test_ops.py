@@ -147,12 +147,12 @@ def test_replay_bad_arguments_are_one_line_errors(emr_settings: Settings, args: 
 def test_find_fix_and_redrive_a_poison_message(
         emr_settings: Settings, processor_factory: ProcessorFactory, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # An adapter upgraded to task_event v2 before the processor had the schema.
+    # An adapter upgraded to a task_event v3 before the processor had the schema.
     schemas = tmp_path / "schemas"
     shutil.copytree(default_schemas_dir(), schemas)
-    raw = json.loads((schemas / "task_event" / "v1.avsc").read_text())
+    raw = json.loads((schemas / "task_event" / "v2.avsc").read_text())
     raw["fields"].insert(-1, {"name": "ward", "type": ["null", "string"], "default": None})
-    (schemas / "task_event" / "v2.avsc").write_text(json.dumps(raw))
+    (schemas / "task_event" / "v3.avsc").write_text(json.dumps(raw))
     new_codec = AvroCodec(SchemaCatalogue(schemas))
     good = synthetic(20, seed=43)
     upgraded = good[0].model_copy(update={"event_id": good[0].event_id.__class__(

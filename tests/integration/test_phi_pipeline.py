@@ -79,6 +79,8 @@ def test_phi_is_sealed_by_the_sdk_and_stored_sealed(
     planted = set().union(*(phi_values(e) for e in events))
     assert {"MRN0042TEST", "Jane", "1961-02-03"} <= planted
     _publish(emr_settings, keyring_file, events)
+    # Every log line, DEBUG included, is checked (here and by tests/fixtures/phi_watch.py).
+    processor_factory.extra_env["EMR_STREAMS_PROCESSOR_LOG_LEVEL"] = "debug"
     processor = processor_factory.start()
     url = emr_settings.database_url
     wait_for(lambda: count(url, "processed_events") == len(events), timeout=90,

@@ -64,13 +64,14 @@ TASK_PAYLOADS = [
     TaskUpdated(title="Check vitals q1h", priority="CRITICAL"),
     TaskAssigned(assigned_to=None, shift=NIGHT),
     TaskStatusChanged(status="BLOCKED", reason="patient in imaging"),
-    TaskCompleted(completed_at=T0, note="stable"),
+    TaskCompleted(completed_at=T0, note="stable after fluids"),
     TaskCancelled(reason="duplicate order"),
 ]
 HANDOVER = HandoverSnapshot(from_shift=DAY, to_shift=NIGHT, initiated_by=SUPERVISOR)
 HANDOVER_PAYLOADS = [
     HandoverInitiated(tasks=(HandedOverTask(task_id=uid(8), patient=PATIENT, status="PENDING",
-                                            summary="S: stable"),), notes="quiet shift"),
+                                            summary="S: stable after fluids"),),
+                      notes="quiet shift"),
     HandoverAccepted(accepted_by=NURSE),
     HandoverRejected(rejected_by=NURSE, reason="missing meds list"),
     HandoverCompleted(completed_at=T0),
