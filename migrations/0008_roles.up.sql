@@ -50,8 +50,9 @@ GRANT SELECT, INSERT, UPDATE ON tasks, handovers, emr_verifications TO emr_proce
 GRANT INSERT ON departments, users, patients, shifts TO emr_processor;
 -- The idempotence ledger: claim (INSERT ... RETURNING), outcome (UPDATE); `status` reads it.
 GRANT SELECT, INSERT, UPDATE ON processed_events TO emr_processor;
--- Concurrent edits are recorded, never reviewed, by the processor.
-GRANT INSERT ON conflicts TO emr_processor;
+-- Concurrent edits are recorded, never reviewed, by the processor; ON CONFLICT (event_id)
+-- needs to read the conflict target, and only that column.
+GRANT INSERT, SELECT (event_id) ON conflicts TO emr_processor;
 -- The outbox relay reads rows and deletes those the broker acknowledged.
 GRANT SELECT, INSERT, DELETE ON state_outbox TO emr_processor;
 -- `dlq redrive` records redrives (UPDATE for --force) and `dlq list` reads them.
