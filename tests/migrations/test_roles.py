@@ -19,8 +19,13 @@ from psycopg.conninfo import make_conninfo
 from streams.contracts.models import AnyEvent, DepartmentSnapshot, TaskEvent
 from streams.db.maintenance import run_maintenance
 from streams.db.migrate import MigrationRunner, default_migrations_dir
+from streams.kafka.producer import EventProducer
+from streams.kafka.reader import RangeReader
 from streams.sink import apply_batch
+from streams.sink.outbox import relay_once
 from tests.fixtures.database import DatabaseFactory, with_database
+from tests.fixtures.kafka import TopicFactory
+from tests.fixtures.services import Services
 from tests.integration.helpers import CODEC, records, synthetic, table_state
 from tests.unit.events_fixtures import ENVELOPE, ICU, TASK, TASK_PAYLOADS, every_event, uid
 
@@ -214,8 +219,11 @@ def test_down_revokes_everything_in_this_database_and_up_grants_it_again(
 # emr_processor ------------------------------------------------------------------------
 
 def test_processor_applies_a_batch_as_the_owner_would(database_factory: DatabaseFactory,
-                                                      login: Login) -> None:
+                                                      login: Login, services: Services,
+                                                      topic_factory: TopicFactory) -> None:
     as_owner, as_processor = database_factory(), database_factory()
+    state_topic = topic_factory(partitions=1)
+    producer = EventProducer({"bootstrap.servers": services.bootstrap_servers})
     with psycopg.connect(as_owner, autocommit=True) as conn:
         expected = apply_batch(conn, RECORDS, codec=CODEC)
     with psycopg.connect(login(as_processor, "emr_processor"), autocommit=True) as conn:
@@ -223,11 +231,18 @@ def test_processor_applies_a_batch_as_the_owner_would(database_factory: Database
         outcome = apply_batch(conn, RECORDS, codec=CODEC)
         again = apply_batch(conn, RECORDS, codec=CODEC)
         departments = _one(conn, "SELECT count(DISTINCT department_id) FROM tasks")
-        assert conn.execute("DELETE FROM state_outbox").rowcount > 0  # the relay's delete
+        pending = _one(conn, "SELECT count(*) FROM state_outbox")
+        relayed = 0
+        while (published := relay_once(conn, producer, lambda _: state_topic)) > 0:
+            relayed += published
+        assert _one(conn, "SELECT count(*) FROM state_outbox") == 0
     assert (outcome.applied, outcome.stale, outcome.concurrent, outcome.poison) == (
         expected.applied, expected.stale, expected.concurrent, [])
     assert outcome.concurrent > 0
     assert again.duplicates == len(RECORDS)
+    assert isinstance(pending, int) and relayed == pending > 0
+    with RangeReader({"bootstrap.servers": services.bootstrap_servers}, state_topic) as reader:
+        assert reader.watermarks(0) == (0, relayed)
     assert isinstance(departments, int) and departments >= 3
     assert {ICU.id, CARDIO.id, ONCO.id} <= {
         r[0] for r in table_state(as_processor)["departments"]}
