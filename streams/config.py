@@ -100,6 +100,11 @@ class ProcessorSettings(BaseSettings):
                                                     "(0.0.0.0 in a container).")
     outbox_interval: PositiveFloat = Field(
         0.5, description="Seconds between runs of the state-topic relay.")
+    maintenance: bool = Field(
+        True, description="Run audit maintenance in the worker (at start, then hourly). It "
+                          "needs the schema owner's rights: turn it off when the worker "
+                          "connects as emr_processor, and schedule `emr-streams maintenance "
+                          "run` as the owner instead.")
 
 
 class PhiSettings(BaseSettings):

@@ -42,7 +42,8 @@ def run_worker(settings: Settings) -> None:
     app = create_app(settings)
     for topic in input_topics(settings):
         register_ingest_agent(app, settings, topic, processor, on_crash=health.mark_failed)
-    register_maintenance(app, pool)
+    if settings.processor.maintenance:
+        register_maintenance(app, pool)
     register_background(app, settings, pool, states)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator carries no types

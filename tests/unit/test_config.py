@@ -44,3 +44,10 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(pydantic.ValidationError):
         settings.processor.batch_size = 3  # type: ignore[misc]
+
+
+def test_in_worker_maintenance_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMR_STREAMS_PROCESSOR_MAINTENANCE", raising=False)
+    assert Settings().processor.maintenance is True
+    monkeypatch.setenv("EMR_STREAMS_PROCESSOR_MAINTENANCE", "false")
+    assert Settings().processor.maintenance is False
