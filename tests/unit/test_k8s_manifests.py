@@ -87,39 +87,24 @@ def processor(docs: list[Doc]) -> Doc:
     return container
 
 
-def setting_names() -> set[str]:
-    """Every environment variable streams/config.py reads."""
-    names: set[str] = set()
+def settings_environment() -> dict[str, bool]:
+    """Every environment variable streams/config.py reads -> whether it holds a SecretStr."""
+    names: dict[str, bool] = {}
     for section in Settings.model_fields.values():
         model = section.annotation
         assert isinstance(model, type) and issubclass(model, BaseSettings)
         prefix = model.model_config.get("env_prefix", "")
         for field_name, field in model.model_fields.items():
-            names.add(f"{prefix}{field_name}".upper())
-            alias = field.validation_alias
-            for choice in getattr(alias, "choices", []):
-                if isinstance(choice, str) and choice.isupper():
-                    names.add(choice)
-    return names
-
-
-def secret_setting_names() -> set[str]:
-    """The environment variables of SecretStr settings, aliases included."""
-    names: set[str] = set()
-    for section in Settings.model_fields.values():
-        model = section.annotation
-        assert isinstance(model, type) and issubclass(model, BaseSettings)
-        prefix = model.model_config.get("env_prefix", "")
-        for field_name, field in model.model_fields.items():
-            if SecretStr in getattr(field.annotation, "__args__", (field.annotation,)):
-                names.add(f"{prefix}{field_name}".upper())
-                names.update(c for c in getattr(field.validation_alias, "choices", [])
-                             if isinstance(c, str) and c.isupper())
+            secret = SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
+            aliases = getattr(field.validation_alias, "choices", [])
+            for name in [f"{prefix}{field_name}".upper(), *aliases]:
+                if isinstance(name, str) and name.isupper():
+                    names[name] = secret
     return names
 
 
 def is_secret(name: str) -> bool:
-    return name in secret_setting_names() or bool(SECRET_NAME.search(name))
+    return settings_environment().get(name, False) or bool(SECRET_NAME.search(name))
 
 
 def pod_settings(docs: list[Doc]) -> Settings:
@@ -295,7 +280,7 @@ def secret_problems(docs: list[Doc]) -> list[str]:
 
 def setting_name_problems(docs: list[Doc]) -> list[str]:
     """Every environment variable the manifests set is a setting the code reads."""
-    known = setting_names() | PENDING_SETTINGS
+    known = set(settings_environment()) | PENDING_SETTINGS
     names = list(one(docs, "ConfigMap")["data"])
     names += [v["name"] for _, pod in pod_specs(docs) for c in pod["containers"]
               for v in c.get("env", [])]
