@@ -98,7 +98,7 @@ BEGIN
         -- First row of this chain: create the head; a concurrent creator wins the race
         -- and this insert waits for it, then locks the head it made.
         INSERT INTO audit_chain_heads (chain_key, last_seq, last_hash)
-        VALUES (key, 0, '\x' || repeat('00', 32))
+        VALUES (key, 0, decode(repeat('00', 32), 'hex'))
         ON CONFLICT (chain_key) DO NOTHING;
         SELECT last_seq, last_hash INTO STRICT seq, prev
         FROM audit_chain_heads WHERE chain_key = key FOR UPDATE;
@@ -128,7 +128,7 @@ DECLARE
     key text;
     current_key text;
     seq bigint := 0;
-    prev bytea := '\x' || repeat('00', 32);
+    prev bytea := decode(repeat('00', 32), 'hex');
     hash bytea;
 BEGIN
     FOR r IN
@@ -143,7 +143,7 @@ BEGIN
             END IF;
             current_key := key;
             seq := 0;
-            prev := '\x' || repeat('00', 32);
+            prev := decode(repeat('00', 32), 'hex');
         END IF;
         seq := seq + 1;
         hash := audit_chain_hash(prev, key, seq, r.id, r.created_at, r.event_id, r.event_type,

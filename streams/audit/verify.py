@@ -189,7 +189,7 @@ class _Walk:
         last = self.last
         if self.anchor is not None and (self.first_seq is None
                                         or self.anchor[0] >= self.first_seq):
-            self._add("anchor", last, f"the anchored row {self.anchor[0]} is missing",
+            self._add("anchor", None, f"the anchored row {self.anchor[0]} is missing",
                       seq=self.anchor[0])
         if head is None:
             self._add("head", last, "the chain has no head in audit_chain_heads")
