@@ -14,7 +14,8 @@ import typer
 from streams.config import Settings
 from streams.errors import StreamsError
 
-__all__ = ["configure_logging", "emit_json", "fail", "load_settings", "reports_errors"]
+__all__ = ["configure_logging", "emit_json", "fail", "load_settings", "reports_errors",
+           "reports_errors_as"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,14 +50,22 @@ def emit_json(payload: object) -> None:
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn a StreamsError into one line on stderr and exit code 1 (traceback with -v)."""
+    return reports_errors_as(1)(func)
 
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except StreamsError as exc:
-            if _state["verbose"]:
-                raise
-            raise fail(str(exc)) from None
 
-    return wrapper
+def reports_errors_as(code: int) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Like reports_errors, with exit *code*: for commands whose 1 means something else."""
+
+    def decorate(func: Callable[P, R]) -> Callable[P, R]:
+        @wraps(func)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return func(*args, **kwargs)
+            except StreamsError as exc:
+                if _state["verbose"]:
+                    raise
+                raise fail(str(exc), code) from None
+
+        return wrapper
+
+    return decorate

@@ -6,6 +6,7 @@ import typer
 
 from streams.cli import (
     adapter,
+    audit,
     demo,
     dlq,
     maintenance,
@@ -43,6 +44,7 @@ app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(offsets.app, name="offsets")
+app.add_typer(audit.app, name="audit")
 replay.register(app)
 status.register(app)
 run.register(app)

@@ -213,8 +213,11 @@ def _state(spec: AggregateSpec, row: Row) -> dict[str, Any]:
             "last_event_id": str(row.last_event_id) if row.last_event_id else None}
 
 
-def _write_audit(conn: Conn, fresh: list[tuple[ConsumedRecord, AnyEvent]],
+def _write_audit(conn: Conn, batch: list[tuple[ConsumedRecord, AnyEvent]],
                  outcomes: dict[UUID, str]) -> None:
+    # In position order: each partition's audit rows enter its hash chain in offset order,
+    # and every transaction locks the chain heads (migration 0009) in the same order.
+    fresh = sorted(batch, key=lambda re: (re[0].topic, re[0].partition, re[0].offset))
     conn.execute(_sql.AUDIT, (
         [e.event_id for _, e in fresh], [e.event_type for _, e in fresh],
         [e.event_type.lower() for _, e in fresh], [e.aggregate_type for _, e in fresh],
