@@ -187,8 +187,9 @@ class AvroCodec:
             raise TruncatedMessageError(f"{name}: Avro body ends early") from None
         except (ValueError, TypeError, KeyError, IndexError, OverflowError, UnicodeDecodeError,
                 AttributeError, struct.error, MemoryError) as exc:
-            if buffer.tell() >= len(body):
-                # The reader ran out of bytes mid-value: fastavro reports it in many ways.
+            if buffer.tell() >= len(body) and not isinstance(exc, OverflowError):
+                # The reader ran out of bytes mid-value: fastavro reports it in many ways
+                # (an OverflowError is a whole timestamp beyond Python's datetime range).
                 raise TruncatedMessageError(f"{name}: Avro body ends early") from None
             raise SchemaMismatchError(f"{name}: body does not decode with its writer schema "
                                       f"({type(exc).__name__})") from None
