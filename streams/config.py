@@ -9,14 +9,24 @@ stack's (``deploy/local/stack``) addresses are used.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr
+from pydantic import (
+    AliasChoices,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
     "KafkaSettings",
+    "LimitsSettings",
     "PhiSettings",
     "PostgresSettings",
     "ProcessorSettings",
@@ -126,6 +136,38 @@ class PhiSettings(BaseSettings):
                            "store it sealed). A value that does not open is dead-lettered.")
 
 
+class LimitsSettings(BaseSettings):
+    """Bounds on hostile input: a message that breaks one is dead-lettered with a reason
+    naming the field and the bound (docs/hostile-input.md)."""
+
+    model_config = _section("EMR_STREAMS_LIMITS_")
+
+    max_message_bytes: PositiveInt = Field(
+        1_048_576, description="Largest message value decoded; checked before decoding.")
+    max_string_chars: PositiveInt = Field(
+        65_536, description="Longest string (free text) in an event, in characters.")
+    max_array_items: PositiveInt = Field(
+        1_000, description="Most items in one array (handed-over tasks, checks, fields).")
+    max_clock_entries: PositiveInt = Field(
+        256, description="Most nodes in an event's vector clock.")
+    max_clock_counter: int = Field(
+        2**53 - 1, ge=0, lt=2**63,
+        description="Largest vector clock counter and HLC logical counter (JSON-safe).")
+    max_future_skew: NonNegativeFloat = Field(
+        300.0, allow_inf_nan=False, description="Seconds an event's hlc.physical_us or "
+                                                 "occurred_at may be ahead of this clock.")
+    min_date: date = Field(date(1900, 1, 1),
+                           description="Earliest plausible date or timestamp (UTC).")
+    max_date: date = Field(date(2200, 1, 1),
+                           description="Latest plausible date or timestamp (UTC).")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Self:
+        if self.min_date >= self.max_date:
+            raise ValueError("min_date must be before max_date")
+        return self
+
+
 class Settings(BaseSettings):
     """All settings of emr-streams."""
 
@@ -136,6 +178,7 @@ class Settings(BaseSettings):
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
     processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
     phi: PhiSettings = Field(default_factory=PhiSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @property
     def bootstrap_servers(self) -> str:

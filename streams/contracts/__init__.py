@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from streams.contracts.bounds import Limits
 from streams.contracts.catalogue import SchemaCatalogue
 from streams.contracts.codec import AvroCodec, Decoded
 from streams.contracts.errors import (
+    BoundsError,
     ContractError,
     DecodeError,
     EncodeError,
+    MessageTooLargeError,
     SchemaMismatchError,
     TruncatedMessageError,
     UnknownSchemaError,
@@ -15,10 +18,13 @@ from streams.contracts.errors import (
 
 __all__ = [
     "AvroCodec",
+    "BoundsError",
     "ContractError",
     "DecodeError",
     "Decoded",
     "EncodeError",
+    "Limits",
+    "MessageTooLargeError",
     "SchemaCatalogue",
     "SchemaMismatchError",
     "TruncatedMessageError",

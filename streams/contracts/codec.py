@@ -8,7 +8,9 @@
   strategy (the subject is the record's full name).
 
 Readers detect the framing from the first bytes and resolve the writer schema to the
-newest local version of the same schema (Avro's schema resolution).
+newest local version of the same schema (Avro's schema resolution). A message larger than
+the codec's ``Limits.max_message_bytes`` is rejected before anything is read, and a decoded
+record that breaks another bound raises ``BoundsError`` (see ``streams.contracts.bounds``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any, Literal, Protocol
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.validation import ValidationError, validate
 
+from streams.contracts.bounds import DEFAULT_LIMITS, Limits, check_record, check_size
 from streams.contracts.catalogue import (
     SchemaCatalogue,
     SchemaVersion,
@@ -76,11 +79,15 @@ class AvroCodec:
     """Encode and decode the project's events (thread-safe for reads after construction)."""
 
     def __init__(self, catalogue: SchemaCatalogue, *, registry: SchemaRegistry | None = None,
-                 versions: Mapping[str, int] | None = None) -> None:
+                 versions: Mapping[str, int] | None = None,
+                 limits: Limits | None = DEFAULT_LIMITS) -> None:
         """*versions* pins, per schema, the version this code writes and reads into (the
         one its models mirror); unpinned schemas use their newest file. A newer file in
-        the folder then only teaches the reader new *writer* schemas."""
+        the folder then only teaches the reader new *writer* schemas. *limits* bounds what
+        ``decode`` accepts (default: the settings' defaults); ``None`` leaves only the
+        schema's own types, for tests of the Avro layer alone."""
         self.catalogue = catalogue
+        self.limits = limits
         self._registry = registry
         self._versions = dict(versions or {})
         self._ids: dict[bytes, int] = {}
@@ -120,9 +127,16 @@ class AvroCodec:
         return CONFLUENT_MAGIC + struct.pack(">I", schema_id) + body.getvalue()
 
     def decode(self, data: bytes | None) -> Decoded:
-        """Decode either framing, resolved into this codec's version of the schema."""
+        """Decode either framing, resolved into this codec's version of the schema.
+
+        Raises a DecodeError: MessageTooLargeError (checked first, before any allocation),
+        TruncatedMessageError, UnknownSchemaError, SchemaMismatchError, or BoundsError when
+        the record decodes but breaks one of the codec's limits.
+        """
         if not data:
             raise TruncatedMessageError("empty message value")
+        if self.limits is not None:
+            check_size(data, self.limits)
         if data[:2] == SOE_MAGIC:
             if len(data) < 10:
                 raise TruncatedMessageError("single-object header shorter than 10 bytes")
@@ -142,6 +156,8 @@ class AvroCodec:
                 "encoding (c301) nor Confluent wire format (00)")
         reader = self.version(name)
         record = self._read(body, writer_schema, reader.parsed, name)
+        if self.limits is not None:
+            check_record(name, record, self.limits)
         return Decoded(name, framing, fp, record)  # type: ignore[arg-type]
 
     def _confluent_writer(self, schema_id: int) -> tuple[str, dict[str, Any], bytes]:
@@ -171,8 +187,9 @@ class AvroCodec:
             raise TruncatedMessageError(f"{name}: Avro body ends early") from None
         except (ValueError, TypeError, KeyError, IndexError, OverflowError, UnicodeDecodeError,
                 AttributeError, struct.error, MemoryError) as exc:
-            if buffer.tell() >= len(body):
-                # The reader ran out of bytes mid-value: fastavro reports it in many ways.
+            if buffer.tell() >= len(body) and not isinstance(exc, OverflowError):
+                # The reader ran out of bytes mid-value: fastavro reports it in many ways
+                # (an OverflowError is a whole timestamp beyond Python's datetime range).
                 raise TruncatedMessageError(f"{name}: Avro body ends early") from None
             raise SchemaMismatchError(f"{name}: body does not decode with its writer schema "
                                       f"({type(exc).__name__})") from None

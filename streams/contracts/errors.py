@@ -5,10 +5,12 @@ from __future__ import annotations
 from streams.errors import StreamsError
 
 __all__ = [
+    "BoundsError",
     "CompatibilityError",
     "ContractError",
     "DecodeError",
     "EncodeError",
+    "MessageTooLargeError",
     "SchemaCatalogueError",
     "SchemaMismatchError",
     "TruncatedMessageError",
@@ -34,6 +36,17 @@ class UnknownSchemaError(DecodeError):
 
 class SchemaMismatchError(DecodeError):
     """The body does not decode with its writer schema, or cannot be resolved to the reader's."""
+
+
+class BoundsError(DecodeError):
+    """The event decodes but breaks a configured bound (a length, a count, a range).
+
+    The message names the field and the bound, never the value (values may be PHI).
+    """
+
+
+class MessageTooLargeError(BoundsError):
+    """The message is larger than ``max_message_bytes``; it was rejected before decoding."""
 
 
 class EncodeError(ContractError):

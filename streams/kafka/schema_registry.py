@@ -6,6 +6,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from streams.config import Settings
+from streams.contracts.bounds import Limits
 from streams.contracts.catalogue import SchemaCatalogue
 from streams.contracts.codec import AvroCodec
 from streams.contracts.errors import UnknownSchemaError
@@ -45,8 +46,8 @@ class ConfluentSchemaRegistry:
 
 def codec_for(settings: Settings, catalogue: SchemaCatalogue | None = None) -> AvroCodec:
     """The codec the settings ask for: Confluent framing when a registry URL is set, the
-    schema versions the event models mirror."""
+    schema versions the event models mirror, the bounds of ``settings.limits``."""
     url = settings.kafka.schema_registry_url
     registry = ConfluentSchemaRegistry(url) if url else None
     return AvroCodec(catalogue or SchemaCatalogue(settings.kafka.schemas_dir), registry=registry,
-                     versions=MODEL_VERSIONS)
+                     versions=MODEL_VERSIONS, limits=Limits(**settings.limits.model_dump()))

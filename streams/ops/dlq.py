@@ -14,7 +14,7 @@ from streams.contracts.errors import DecodeError
 from streams.contracts.models import event_from_avro
 from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
-from streams.sink.dead_letter import DLQ_HEADER_PREFIX
+from streams.sink.dead_letter import DLQ_HEADER_PREFIX, VALUE_OMITTED_HEADER
 from streams.sink.records import ConsumedRecord
 
 __all__ = ["DeadLetter", "read_dead_letters", "redrive"]
@@ -116,8 +116,9 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
     Each record keeps its original key, value and headers (the ``emr.dlq.*`` headers are
     dropped, ``emr.redrive.from`` names the dead letter). The redrives are recorded in
     ``dlq_redrives`` in the same transaction that waits for the broker: a dead letter
-    already redriven is skipped unless *force*. A redriven event the processor applied
-    before is a duplicate there and changes nothing.
+    already redriven is skipped unless *force*, and so is one written without its value
+    (too large for the dead-letter topic: the bytes are still at its source offset). A
+    redriven event the processor applied before is a duplicate there and changes nothing.
     """
     who = operator or getpass.getuser()
     producer = EventProducer(settings.librdkafka())
@@ -125,8 +126,9 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
     with psycopg.connect(settings.database_url, connect_timeout=10) as conn, \
             conn.transaction():
         for letter in letters:
-            if not letter.source_topic or letter.source_partition < 0:
-                skipped += 1
+            omitted = any(k == VALUE_OMITTED_HEADER for k, _ in letter.record.headers)
+            if not letter.source_topic or letter.source_partition < 0 or omitted:
+                skipped += 1  # no source, or no value to send (it is still at the source)
                 continue
             claimed = conn.execute(
                 "INSERT INTO dlq_redrives (dlq_topic, dlq_partition, dlq_offset, target_topic,"

@@ -31,6 +31,9 @@ from tests.unit.events_fixtures import every_event
 GOLDEN = Path(__file__).parent / "golden"
 CATALOGUE = SchemaCatalogue()
 CODEC = AvroCodec(CATALOGUE)
+#: Generated records have any value the Avro types allow (negative counters, clocks far in
+#: the future): the round trip of the Avro layer alone is tested without the bounds.
+AVRO_ONLY = AvroCodec(CATALOGUE, limits=None)
 
 # The Avro specification's CRC-64-AVRO test vectors (schema-tests.txt), as signed longs.
 SPEC_VECTORS = {"null": 7195948357588979594, "boolean": -6970731678124411036,
@@ -49,11 +52,11 @@ def test_fingerprint_matches_the_spec_vectors(schema: str, expected: int) -> Non
 def test_every_schema_round_trips_generated_records(name: str) -> None:
     parsed = CATALOGUE.latest(name).parsed
     for record in generate_many(parsed, 50):
-        data = CODEC.encode(name, record)
-        decoded = CODEC.decode(data)
+        data = AVRO_ONLY.encode(name, record)
+        decoded = AVRO_ONLY.decode(data)
         assert decoded.schema == name and decoded.framing == "single-object"
         # Generated uuids may be bare hex; once decoded, values are canonical and stable.
-        assert CODEC.decode(CODEC.encode(name, decoded.record)).record == decoded.record
+        assert AVRO_ONLY.decode(AVRO_ONLY.encode(name, decoded.record)).record == decoded.record
 
 
 @pytest.mark.parametrize("event", every_event(), ids=lambda e: e.event_type)
