@@ -12,6 +12,7 @@ from streams.cli import (
     maintenance,
     migrate,
     offsets,
+    phi,
     replay,
     run,
     schemas,
@@ -44,6 +45,7 @@ app.add_typer(maintenance.app, name="maintenance")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(dlq.app, name="dlq")
 app.add_typer(offsets.app, name="offsets")
+app.add_typer(phi.app, name="phi")
 app.add_typer(audit.app, name="audit")
 replay.register(app)
 status.register(app)

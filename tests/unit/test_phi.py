@@ -124,3 +124,23 @@ def test_settings_keyring_file_and_sink_opener(tmp_path: Path) -> None:
     with pytest.raises(PhiKeyError, match="keyring file"):
         PhiSealer.from_settings(Settings(phi=PhiSettings(keys_file=tmp_path / "missing")))
     assert "k1" in repr(sealer.provider) and KEYRING["keys"]["k1"] not in repr(sealer.provider)
+
+
+def test_the_cli_creates_a_keyring_and_rotates_it(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli.main import app
+
+    path = tmp_path / "keyring.json"
+    runner = CliRunner()
+    first = runner.invoke(app, ["phi", "add-key", str(path), "--key-id", "2026-10"])
+    assert first.exit_code == 0, first.output
+    assert path.stat().st_mode & 0o777 == 0o600
+    before = PhiSealer(StaticKeyring.from_file(path)).seal(every_event()[0])
+    second = runner.invoke(app, ["phi", "add-key", str(path), "--key-id", "2026-11"])
+    assert second.exit_code == 0 and "active key 2026-11 (2 key(s)" in second.output
+    rotated = PhiSealer(StaticKeyring.from_file(path))
+    assert rotated.provider.active_key_id == "2026-11"
+    assert rotated.open(before) == every_event()[0]
+    again = runner.invoke(app, ["phi", "add-key", str(path), "--key-id", "2026-11"])
+    assert again.exit_code == 1 and "already in the keyring" in again.output
