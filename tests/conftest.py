@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.processor",
     "tests.fixtures.registry",
+    "tests.fixtures.certificates",
 ]
