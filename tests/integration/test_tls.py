@@ -279,5 +279,5 @@ def test_postgres_verify_full_rejects_a_server_from_another_ca(
 def test_postgres_refuses_plaintext_connections(secure_stack: SecureStack,
                                                 database_name: str) -> None:
     url = make_conninfo(_plain_url(secure_stack, database_name), sslmode="disable")
-    with pytest.raises(psycopg.OperationalError, match="pg_hba.conf rejects connection"):
+    with pytest.raises(psycopg.OperationalError, match=r"pg_hba\.conf rejects connection"):
         psycopg.connect(url, connect_timeout=10)
