@@ -13,9 +13,11 @@ from datetime import date
 from pathlib import Path
 from typing import Literal, Self
 
+from psycopg.conninfo import make_conninfo
 from pydantic import (
     AliasChoices,
     Field,
+    FilePath,
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
@@ -69,6 +71,21 @@ class KafkaSettings(BaseSettings):
         None, validation_alias=AliasChoices("EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS",
                                             "KAFKA_BOOTSTRAP_SERVERS", "bootstrap_servers"))
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    ssl_cafile: FilePath | None = Field(
+        None, description="PEM CA bundle that signed the brokers' certificates "
+                          "(default: the system's trust store).")
+    ssl_certfile: FilePath | None = Field(
+        None, description="PEM client certificate (chain) for mutual TLS.")
+    ssl_keyfile: FilePath | None = Field(
+        None, description="PEM private key of ssl_certfile.")
+    ssl_key_password: SecretStr | None = Field(
+        None, description="Password of ssl_keyfile when it is encrypted.")
+    ssl_check_hostname: bool = Field(
+        True, description="Check that a broker's certificate names the host connected to.")
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] | None = Field(
+        None, description="SASL mechanism (required with SASL_SSL / SASL_PLAINTEXT).")
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
     tasks_topic: str = "emr.tasks.v1"
     handovers_topic: str = "emr.handovers.v1"
     verifications_topic: str = "emr.verifications.v1"
@@ -80,6 +97,44 @@ class KafkaSettings(BaseSettings):
         None, description="Folder of the .avsc files (default: schemas/ of the source).")
     group_id: str = "emr-streams-processor"
     topic_partitions: PositiveInt = 3
+
+    @property
+    def uses_ssl(self) -> bool:
+        """True when connections to the brokers are encrypted (SSL or SASL_SSL)."""
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def uses_sasl(self) -> bool:
+        """True when clients authenticate with SASL (SASL_SSL or SASL_PLAINTEXT)."""
+        return self.security_protocol.startswith("SASL_")
+
+    @model_validator(mode="after")
+    def _consistent_security(self) -> KafkaSettings:
+        """Reject combinations that would be ignored silently or fail at the first connect."""
+        problems = []
+        if self.uses_sasl:
+            if self.sasl_mechanism is None:
+                problems.append(f"security_protocol {self.security_protocol} needs "
+                                "EMR_STREAMS_KAFKA_SASL_MECHANISM")
+            if not self.sasl_username or self.sasl_password is None:
+                problems.append(f"security_protocol {self.security_protocol} needs "
+                                "EMR_STREAMS_KAFKA_SASL_USERNAME and _SASL_PASSWORD")
+        elif (self.sasl_mechanism or self.sasl_username
+              or self.sasl_password is not None):
+            problems.append("SASL settings are set but security_protocol "
+                            f"{self.security_protocol} does not use SASL")
+        ssl_files = (self.ssl_cafile, self.ssl_certfile, self.ssl_keyfile,
+                     self.ssl_key_password)
+        if not self.uses_ssl and any(v is not None for v in ssl_files):
+            problems.append("SSL settings are set but security_protocol "
+                            f"{self.security_protocol} does not use SSL")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            problems.append("ssl_certfile and ssl_keyfile go together (mutual TLS)")
+        if self.ssl_key_password is not None and self.ssl_keyfile is None:
+            problems.append("ssl_key_password is set without ssl_keyfile")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class PostgresSettings(BaseSettings):
@@ -93,6 +148,25 @@ class PostgresSettings(BaseSettings):
     pool_max_size: PositiveInt = 4
     migrations_dir: Path | None = Field(
         None, description="Folder of the SQL migrations (default: migrations/ of the source).")
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca",
+                     "verify-full"] | None = Field(
+        None, description="libpq sslmode, merged into the URL (production: verify-full).")
+    sslrootcert: str | None = Field(
+        None, description="CA file that signed the server certificate (libpq 'system' too).")
+    sslcert: Path | None = Field(None, description="Client certificate (PEM).")
+    sslkey: Path | None = Field(None, description="Private key of sslcert (PEM, mode 0600).")
+
+    @model_validator(mode="after")
+    def _consistent_ssl(self) -> PostgresSettings:
+        if (self.sslcert is None) != (self.sslkey is None):
+            raise ValueError("sslcert and sslkey go together (client certificate)")
+        return self
+
+    def ssl_parameters(self) -> dict[str, str]:
+        """The libpq TLS parameters that are set, to merge into the connection string."""
+        values = {"sslmode": self.sslmode, "sslrootcert": self.sslrootcert,
+                  "sslcert": self.sslcert, "sslkey": self.sslkey}
+        return {name: str(value) for name, value in values.items() if value is not None}
 
 
 class ProcessorSettings(BaseSettings):
@@ -187,12 +261,41 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        """The database URL: the configured one, else the local stack's."""
+        """The database URL: the configured one, else the local stack's.
+
+        The ``EMR_STREAMS_POSTGRES_SSL*`` settings that are set are merged in and win over
+        the same parameters in the URL; the result is then a libpq ``key=value`` string.
+        """
         if self.postgres.url is not None:
-            return self.postgres.url.get_secret_value()
-        return f"postgresql://postgres@127.0.0.1:{self.stack.postgres_port}/{self.stack.database}"
+            url = self.postgres.url.get_secret_value()
+        else:
+            url = (f"postgresql://postgres@127.0.0.1:{self.stack.postgres_port}/"
+                   f"{self.stack.database}")
+        ssl = self.postgres.ssl_parameters()
+        return make_conninfo(url, **ssl) if ssl else url
 
     def librdkafka(self) -> dict[str, str]:
-        """The confluent-kafka (librdkafka) client settings shared by every client."""
-        return {"bootstrap.servers": self.bootstrap_servers,
-                "security.protocol": self.kafka.security_protocol.lower()}
+        """The confluent-kafka (librdkafka) client settings shared by every client.
+
+        Holds the SASL password and the key password in clear: never log it.
+        """
+        kafka = self.kafka
+        conf = {"bootstrap.servers": self.bootstrap_servers,
+                "security.protocol": kafka.security_protocol.lower()}
+        if kafka.uses_ssl:
+            conf["ssl.endpoint.identification.algorithm"] = (
+                "https" if kafka.ssl_check_hostname else "none")
+            optional = {"ssl.ca.location": kafka.ssl_cafile,
+                        "ssl.certificate.location": kafka.ssl_certfile,
+                        "ssl.key.location": kafka.ssl_keyfile}
+            conf.update({k: str(v) for k, v in optional.items() if v is not None})
+            if kafka.ssl_key_password is not None:
+                conf["ssl.key.password"] = kafka.ssl_key_password.get_secret_value()
+        # With a SASL_* protocol the validator has made sure all three are set.
+        if kafka.sasl_mechanism is not None:
+            conf["sasl.mechanisms"] = kafka.sasl_mechanism
+        if kafka.sasl_username is not None:
+            conf["sasl.username"] = kafka.sasl_username
+        if kafka.sasl_password is not None:
+            conf["sasl.password"] = kafka.sasl_password.get_secret_value()
+        return conf

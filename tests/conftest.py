@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.processor",
     "tests.fixtures.registry",
+    "tests.fixtures.certificates",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 import mode
 
+from streams.agents.credentials import broker_credentials
 from streams.config import Settings
 
 __all__ = ["create_app"]
@@ -16,12 +17,15 @@ def create_app(settings: Settings) -> faust.App:
     * ``agent_supervisor=CrashingSupervisor``: an agent error stops the worker (exit 1)
       instead of restarting the agent, which would ack and skip the failed events;
     * topics are created by ``emr-streams topics create``, never by faust;
-    * no leader topic, no tables, no web server: nothing but consumption.
+    * no leader topic, no tables, no web server: nothing but consumption;
+    * ``broker_credentials`` from the ``EMR_STREAMS_KAFKA_SSL_*`` / ``_SASL_*`` settings, the
+      same the confluent clients get from ``Settings.librdkafka()``.
     """
     brokers = [f"kafka://{host.strip()}" for host in settings.bootstrap_servers.split(",")]
     return faust.App(
         settings.kafka.group_id,
         broker=brokers,
+        broker_credentials=broker_credentials(settings.kafka),
         store="memory://",
         autodiscover=False,
         topic_allow_declare=False,

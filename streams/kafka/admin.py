@@ -11,6 +11,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaExcep
 # NewTopic is public API; the stubs only miss it from __all__.
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
+    ClusterMetadata,
     ConfigResource,
     NewTopic,
     ResourceType,
@@ -41,12 +42,31 @@ class TopicSpec:
     config: Mapping[str, str] = field(default_factory=dict)
 
 
-def _admin(bootstrap_servers: str, extra: Mapping[str, str] | None = None) -> AdminClient:
-    # log_level 0: connection failures surface as exceptions here, not as stderr noise.
-    conf: dict[str, str | int | float | bool] = {"bootstrap.servers": bootstrap_servers,
-                                                 "log_level": 0}
+def _admin(bootstrap_servers: str, extra: Mapping[str, str] | None = None, *,
+           errors: list[KafkaError] | None = None) -> AdminClient:
+    # log_level 0: connection failures surface as exceptions here, not as stderr noise;
+    # *errors* collects what the client reports (TLS handshake, SASL authentication...).
+    conf: dict[str, object] = {"bootstrap.servers": bootstrap_servers, "log_level": 0}
+    if errors is not None:
+        conf["error_cb"] = errors.append
     conf.update(extra or {})
-    return AdminClient(conf)
+    return AdminClient(conf)  # type: ignore[arg-type]  # the stubs omit callback values
+
+
+def _metadata(admin: AdminClient, errors: list[KafkaError], bootstrap_servers: str,
+              timeout: float) -> ClusterMetadata:
+    """The cluster's metadata; KafkaAdminError with the client's own reason on failure.
+
+    A metadata timeout alone says little; the reason it could not connect (certificate
+    verify failed, SASL authentication failed...) is what an operator needs.
+    """
+    try:
+        return admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        admin.poll(0)  # serve the error callbacks queued meanwhile
+        reasons = [e.str() for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN]
+        reason = reasons[-1] if reasons else str(exc.args[0].str())
+        raise KafkaAdminError(f"cannot reach Kafka at {bootstrap_servers}: {reason}") from exc
 
 
 def cluster_ready(bootstrap_servers: str, *, timeout: float = 5.0,
@@ -114,8 +134,9 @@ class TopicState:
 def describe_topics(bootstrap_servers: str, names: Iterable[str], *, timeout: float = 15.0,
                     client_config: Mapping[str, str] | None = None) -> list[TopicState]:
     """Partitions, replication factor and relevant config of each topic in *names*."""
-    admin = _admin(bootstrap_servers, client_config)
-    metadata = admin.list_topics(timeout=timeout)
+    errors: list[KafkaError] = []
+    admin = _admin(bootstrap_servers, client_config, errors=errors)
+    metadata = _metadata(admin, errors, bootstrap_servers, timeout)
     states = []
     for name in names:
         info = metadata.topics.get(name)

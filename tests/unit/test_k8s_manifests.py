@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import tempfile
 from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
@@ -36,12 +37,6 @@ TOPIC_SCHEMA = json.loads((Path(__file__).parent / "k8s" / "kafkatopic.schema.js
 #: The oldest Kubernetes minor the manifests support, and a current one.
 KUBERNETES_VERSIONS = ["1.29", "1.33"]
 
-#: Settings the manifests set that are being added on other branches (Kafka TLS/SASL, PHI
-#: encryption). Remove a name once streams/config.py has it.
-PENDING_SETTINGS = {
-    "EMR_STREAMS_KAFKA_SASL_MECHANISM", "EMR_STREAMS_KAFKA_SASL_USERNAME",
-    "EMR_STREAMS_KAFKA_SASL_PASSWORD", "EMR_STREAMS_KAFKA_SSL_CAFILE",
-}
 #: Names that carry a secret whatever the settings model says.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|PRIVATE|SASL_USERNAME|_KEYS?$")
 #: Secret volumes that files named by settings must come from, read-only.
@@ -111,12 +106,17 @@ def pod_settings(docs: list[Doc]) -> Settings:
     env = dict(one(docs, "ConfigMap")["data"])
     for var in processor(docs).get("env", []):
         env[var["name"]] = var.get("value", "stand-in-for-a-secret")
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as mounts:
         for name in list(os.environ):
             if name.startswith("EMR_STREAMS_") or name in {"DATABASE_URL",
                                                           "KAFKA_BOOTSTRAP_SERVERS"}:
                 patch.delenv(name)
         for name, value in env.items():
+            if str(value).startswith("/etc/emr-streams/"):
+                # A file of a secret volume: settings check that it exists.
+                stand_in = Path(mounts) / name
+                stand_in.write_text("stand-in")
+                value = str(stand_in)
             patch.setenv(name, str(value))
         return Settings()
 
@@ -279,7 +279,7 @@ def secret_problems(docs: list[Doc]) -> list[str]:
 
 def setting_name_problems(docs: list[Doc]) -> list[str]:
     """Every environment variable the manifests set is a setting the code reads."""
-    known = set(settings_environment()) | PENDING_SETTINGS
+    known = set(settings_environment())
     names = list(one(docs, "ConfigMap")["data"])
     names += [v["name"] for _, pod in pod_specs(docs) for c in pod["containers"]
               for v in c.get("env", [])]
