@@ -28,7 +28,7 @@ def _with_clocks(events: list[AnyEvent]) -> list[AnyEvent]:
     for i, event in enumerate(events):
         node = "tablet-a" if i % 2 else "tablet-b"
         out.append(event.model_copy(update={
-            "hlc": HybridTimestamp(physical_us=1_800_000_000_000_000 + (i * 7919) % 13,
+            "hlc": HybridTimestamp(physical_us=1_790_000_000_000_000 + (i * 7919) % 13,
                                    logical=i % 3, node=node),
             "vector_clock": {node: i + 1}, "origin_node": node}))
     return out
