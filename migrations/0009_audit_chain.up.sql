@@ -1,8 +1,8 @@
 -- Tamper evidence for the audit trail: every audit_logs row is a link of a SHA-256 hash
 -- chain, one chain per chain key ('<topic>:<partition>' for processor rows, 'local' for
 -- rows without provenance). A BEFORE INSERT trigger numbers the row in its chain, records
--- the previous row's hash and the row's own hash, and advances the chain's head in
--- audit_chain_heads. `emr-streams audit verify` recomputes every hash outside the
+-- the previous row's hash and the row's own hash; the chain's head in audit_chain_heads
+-- advances at commit. `emr-streams audit verify` recomputes every hash outside the
 -- database; docs/schema.md "Tamper evidence" defines the canonical form (version 1):
 --
 --   row_hash = sha256(prev_hash || field(chain_key) || field(chain_seq) || field(id) ||
@@ -81,27 +81,39 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
         || audit_chain_field(details::text))
 $$;
 
--- BEFORE INSERT: link the new row into its chain. The head row lock serializes the
--- writers of one chain (another transaction waits until this one ends, then reads the
--- head it left), so a chain has no gaps and no forks. The chain columns a client gives
--- are overwritten. SECURITY DEFINER: writers need no privilege on audit_chain_heads.
+-- BEFORE INSERT: link the new row into its chain. The first row of a chain in a
+-- transaction locks the chain's head row (another transaction writing that chain waits
+-- until this one ends, then reads the head it left), so a chain has no gaps and no forks.
+-- The chain's running (seq, hash) is then kept in a transaction-local setting, not written
+-- to the head row per audit row: updating one row many times in a transaction makes each
+-- update walk all its earlier versions (quadratic in the batch size). The head row is
+-- written once per chain and transaction, at commit (audit_chain_flush). The chain
+-- columns a client gives are overwritten. SECURITY DEFINER: writers need no privilege on
+-- audit_chain_heads.
 CREATE FUNCTION audit_chain_link() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     key constant text := coalesce(NEW.topic || ':' || NEW."partition", 'local');
+    cache constant text := 'emr_streams_chain.h' || md5(key);
+    cached constant text := current_setting(cache, true);
     seq bigint;
     prev bytea;
 BEGIN
-    SELECT last_seq, last_hash INTO seq, prev
-    FROM audit_chain_heads WHERE chain_key = key FOR UPDATE;
-    IF NOT FOUND THEN
-        -- First row of this chain: create the head; a concurrent creator wins the race
-        -- and this insert waits for it, then locks the head it made.
-        INSERT INTO audit_chain_heads (chain_key, last_seq, last_hash)
-        VALUES (key, 0, decode(repeat('00', 32), 'hex'))
-        ON CONFLICT (chain_key) DO NOTHING;
-        SELECT last_seq, last_hash INTO STRICT seq, prev
+    IF cached IS NULL OR cached = '' THEN
+        SELECT last_seq, last_hash INTO seq, prev
         FROM audit_chain_heads WHERE chain_key = key FOR UPDATE;
+        IF NOT FOUND THEN
+            -- First row of this chain: create the head; a concurrent creator wins the race
+            -- and this insert waits for it, then locks the head it made.
+            INSERT INTO audit_chain_heads (chain_key, last_seq, last_hash)
+            VALUES (key, 0, decode(repeat('00', 32), 'hex'))
+            ON CONFLICT (chain_key) DO NOTHING;
+            SELECT last_seq, last_hash INTO STRICT seq, prev
+            FROM audit_chain_heads WHERE chain_key = key FOR UPDATE;
+        END IF;
+    ELSE
+        seq := split_part(cached, ':', 1)::bigint;
+        prev := decode(split_part(cached, ':', 2), 'hex');
     END IF;
     NEW.chain_key := key;
     NEW.chain_seq := seq + 1;
@@ -113,10 +125,31 @@ BEGIN
                                      NEW.topic, NEW."partition", NEW."offset",
                                      NEW.ip_address, NEW.user_agent, NEW.session_id,
                                      NEW.phi_accessed, NEW.details);
-    UPDATE audit_chain_heads
-    SET last_seq = NEW.chain_seq, last_hash = NEW.row_hash, updated_at = now()
-    WHERE chain_key = key;
+    PERFORM set_config(cache, NEW.chain_seq || ':' || encode(NEW.row_hash, 'hex'), true);
     RETURN NEW;
+END;
+$$;
+
+-- At commit (a deferred constraint trigger per audit row): write each chain's final
+-- (seq, hash) to its head row, once per chain and transaction; the other rows' calls
+-- find it written and return. A rolled-back savepoint takes its rows, their trigger
+-- events and its setting changes with it, so the head always matches the committed rows.
+CREATE FUNCTION audit_chain_flush() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+DECLARE
+    suffix constant text := md5(NEW.chain_key);
+    cached constant text := current_setting('emr_streams_chain.h' || suffix, true);
+BEGIN
+    IF cached IS NULL OR cached = ''
+       OR current_setting('emr_streams_chain.f' || suffix, true) = cached THEN
+        RETURN NULL;
+    END IF;
+    UPDATE audit_chain_heads
+    SET last_seq = split_part(cached, ':', 1)::bigint,
+        last_hash = decode(split_part(cached, ':', 2), 'hex'), updated_at = now()
+    WHERE chain_key = NEW.chain_key;
+    PERFORM set_config('emr_streams_chain.f' || suffix, cached, true);
+    RETURN NULL;
 END;
 $$;
 
@@ -179,6 +212,9 @@ CREATE INDEX idx_audit_logs_chain ON audit_logs (chain_key, chain_seq);
 -- row exactly as it is stored.
 CREATE TRIGGER trg_audit_logs_zz_chain BEFORE INSERT ON audit_logs
     FOR EACH ROW EXECUTE FUNCTION audit_chain_link();
+CREATE CONSTRAINT TRIGGER trg_audit_logs_chain_head AFTER INSERT ON audit_logs
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION audit_chain_flush();
 
 -- Roles (0008): the auditor verifies chains, so reads the heads; writers need nothing
 -- (the trigger function runs with its owner's rights).
