@@ -155,7 +155,9 @@ class AvroCodec:
                 f"unknown framing (first bytes {data[:2].hex()}): neither Avro single-object "
                 "encoding (c301) nor Confluent wire format (00)")
         reader = self.version(name)
-        record = self._read(body, writer_schema, reader.parsed, name)
+        # Same schema: no resolution to do (fastavro skips it: a fifth of the decode time).
+        resolve_into = None if fp == reader.fingerprint else reader.parsed
+        record = self._read(body, writer_schema, resolve_into, name)
         if self.limits is not None:
             check_record(name, record, self.limits)
         return Decoded(name, framing, fp, record)  # type: ignore[arg-type]
@@ -178,7 +180,7 @@ class AvroCodec:
         return entry
 
     @staticmethod
-    def _read(body: bytes, writer: dict[str, Any], reader: dict[str, Any],
+    def _read(body: bytes, writer: dict[str, Any], reader: dict[str, Any] | None,
               name: str) -> dict[str, Any]:
         buffer = io.BytesIO(body)
         try:
