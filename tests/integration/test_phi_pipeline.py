@@ -85,14 +85,17 @@ def test_phi_is_sealed_by_the_sdk_and_stored_sealed(
     url = emr_settings.database_url
     wait_for(lambda: count(url, "processed_events") == len(events), timeout=90,
              what="every event applied", on_timeout=processor.output)
+    status, metrics = processor.http("/metrics")
+    assert status == 200 and "emr_streams_events_total" in metrics
     assert processor.stop() == 0, processor.output()
 
-    # No planted value anywhere in the database, nor in the processor's log.
+    # No planted value anywhere in the database, the processor's log or its metrics.
     text = _database_text(url)
     log = processor.output()
     for value in planted:
         assert value not in text, "PHI stored in clear"
         assert value not in log, "PHI in the processor log"
+        assert value not in metrics, "PHI in the metrics"
 
     keyring = StaticKeyring.from_file(keyring_file)
     with psycopg.connect(url) as conn:
