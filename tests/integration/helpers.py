@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
+from confluent_kafka import Consumer, Message
 from psycopg import sql
 
 from streams.adapters.synthetic import SyntheticTaskSource
@@ -13,6 +16,7 @@ from streams.kafka.offsets import group_lag
 from streams.kafka.producer import EventProducer
 from streams.sdk import topic_for
 from streams.sink import ConsumedRecord
+from streams.topology import dead_letter_topic
 
 CODEC = AvroCodec(SchemaCatalogue())
 
@@ -65,6 +69,28 @@ def committed_total(settings: Settings) -> int:
     return sum(p.committed or 0 for p in group_lag(settings.librdkafka(),
                                                    settings.kafka.group_id,
                                                    settings.kafka.tasks_topic))
+
+
+def dead_letters(settings: Settings, expected: int, *, then_none: bool = False
+                 ) -> list[Message]:
+    """The task topic's dead letters from the start, once *expected* of them arrived (or
+    after 60 s, fewer); with *then_none*, assert that no further one follows."""
+    consumer = Consumer({**settings.librdkafka(), "group.id": f"dlq-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([dead_letter_topic(settings.kafka.tasks_topic)])
+    found: list[Message] = []
+    try:
+        for _ in range(120):
+            message = consumer.poll(0.5)
+            if message is not None and message.error() is None:
+                found.append(message)
+            if len(found) >= expected:
+                break
+        if then_none:
+            assert consumer.poll(1.0) is None, "more dead letters than dead-lettered records"
+    finally:
+        consumer.close()
+    return found
 
 
 def lag(settings: Settings) -> int:

@@ -11,7 +11,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
@@ -24,8 +23,7 @@ from streams.kafka.schema_registry import codec_for
 from streams.sink import ConsumedRecord
 from streams.sink.dead_letter import VALUE_OMITTED_HEADER
 from streams.sink.processor import BatchProcessor
-from streams.topology import dead_letter_topic
-from tests.integration.helpers import encode, synthetic
+from tests.integration.helpers import dead_letters, encode, synthetic
 from tests.unit.events_fixtures import every_event
 
 pytestmark = pytest.mark.integration
@@ -87,24 +85,12 @@ def _task_row(url: str, task_id: uuid.UUID) -> tuple[Any, ...] | None:
 def _dead_letters(settings: Settings, expected: int
                   ) -> dict[int, tuple[bytes | None, dict[str, bytes]]]:
     """The dead-letter topic's messages by source offset: (value, headers)."""
-    consumer = Consumer({**settings.librdkafka(), "group.id": f"dlq-{uuid.uuid4().hex}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([dead_letter_topic(settings.kafka.tasks_topic)])
     found: dict[int, tuple[bytes | None, dict[str, bytes]]] = {}
-    count = 0
-    try:
-        for _ in range(120):
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                headers = {k: v for k, v in message.headers() or [] if v is not None}
-                found[int(headers["emr.dlq.offset"])] = (message.value(), headers)
-                count += 1
-            if count >= expected:
-                break
-        assert consumer.poll(1.0) is None, "more dead letters than dead-lettered records"
-    finally:
-        consumer.close()
-    assert count == len(found), "an offset was dead-lettered twice"
+    messages = dead_letters(settings, expected, then_none=True)
+    for message in messages:
+        headers = {k: v for k, v in message.headers() or [] if v is not None}
+        found[int(headers["emr.dlq.offset"])] = (message.value(), headers)
+    assert len(messages) == len(found), "an offset was dead-lettered twice"
     return found
 
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer
 
 from streams.config import PhiSettings, Settings
 from streams.contracts.models import AnyEvent
@@ -16,9 +15,8 @@ from streams.phi import PhiSealer, StaticKeyring
 from streams.phi.envelope import is_sealed, open_token
 from streams.phi.keyring import new_keyring
 from streams.sdk import EventPublisher
-from streams.topology import dead_letter_topic
 from tests.fixtures.processor import ProcessorFactory, wait_for
-from tests.integration.helpers import count, synthetic
+from tests.integration.helpers import count, dead_letters, synthetic
 from tests.unit.events_fixtures import PATIENT, every_event
 from tests.unit.phi_values import phi_values
 
@@ -53,23 +51,6 @@ def _database_text(url: str) -> str:
             rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()  # type: ignore[arg-type]
             dump.extend(r[0] for r in rows)
     return "\n".join(dump)
-
-
-def _dead_letter_headers(settings: Settings, expected: int) -> list[dict[str, bytes]]:
-    consumer = Consumer({**settings.librdkafka(), "group.id": "phi-dlq-check",
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([dead_letter_topic(settings.kafka.tasks_topic)])
-    found: list[dict[str, bytes]] = []
-    try:
-        for _ in range(60):
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                found.append(dict(message.headers() or []))
-            if len(found) >= expected:
-                break
-    finally:
-        consumer.close()
-    return found
 
 
 def test_phi_is_sealed_by_the_sdk_and_stored_sealed(
@@ -131,7 +112,7 @@ def test_open_in_sink_stores_plain_text_and_dead_letters_a_foreign_key(
     url = emr_settings.database_url
     wait_for(lambda: count(url, "processed_events") == len(events), timeout=90,
              what="every event applied", on_timeout=processor.output)
-    letters = _dead_letter_headers(emr_settings, 1)
+    letters = [dict(m.headers() or []) for m in dead_letters(emr_settings, 1)]
     assert processor.http("/healthz")[0] == 200, processor.output()
     assert processor.stop() == 0, processor.output()
 

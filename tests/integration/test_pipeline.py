@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer
 
 from streams.config import Settings
-from streams.topology import dead_letter_topic
 from tests.fixtures.processor import ProcessorFactory, wait_for
-from tests.integration.helpers import committed_total, count, encode, lag, produce, synthetic
+from tests.integration.helpers import (
+    committed_total,
+    count,
+    dead_letters,
+    encode,
+    lag,
+    produce,
+    synthetic,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -113,19 +119,7 @@ def test_poison_goes_to_the_dead_letter_topic_and_the_stream_goes_on(
     assert processor.stop() == 0, processor.output()
     assert count(url, "processed_events") == len(good)
 
-    consumer = Consumer({**emr_settings.librdkafka(), "group.id": "dlq-reader",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([dead_letter_topic(emr_settings.kafka.tasks_topic)])
-    seen = []
-    try:
-        for _ in range(60):
-            message = consumer.poll(1.0)
-            if message is not None and message.error() is None:
-                seen.append(message)
-            if len(seen) == len(poison):
-                break
-    finally:
-        consumer.close()
+    seen = dead_letters(emr_settings, len(poison))
     assert sorted(m.value() for m in seen) == sorted(poison)
     for message in seen:
         headers = dict(message.headers())

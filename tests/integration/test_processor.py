@@ -6,15 +6,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer
 from psycopg_pool import ConnectionPool
 
 from streams.config import Settings
 from streams.kafka.producer import EventProducer
 from streams.sink import ConsumedRecord
 from streams.sink.processor import BatchProcessor
-from streams.topology import dead_letter_topic
-from tests.integration.helpers import CODEC, count, encode, synthetic
+from tests.integration.helpers import CODEC, count, dead_letters, encode, synthetic
 
 pytestmark = pytest.mark.integration
 
@@ -24,23 +22,6 @@ def processor(emr_settings: Settings) -> Iterator[BatchProcessor]:
     with ConnectionPool(emr_settings.database_url, min_size=1, max_size=2,
                         kwargs={"autocommit": True}, open=True) as pool:
         yield BatchProcessor(pool, EventProducer(emr_settings.librdkafka()), CODEC)
-
-
-def _dead_letters(settings: Settings, expected: int) -> list[dict[str, bytes]]:
-    consumer = Consumer({**settings.librdkafka(), "group.id": "dlq-check",
-                         "auto.offset.reset": "earliest"})
-    consumer.subscribe([dead_letter_topic(settings.kafka.tasks_topic)])
-    found = []
-    try:
-        for _ in range(40):
-            message = consumer.poll(0.5)
-            if message is not None and message.error() is None:
-                found.append(dict(message.headers() or []))
-            if len(found) >= expected:
-                break
-    finally:
-        consumer.close()
-    return found
 
 
 def _variant(event, **snapshot_patient):
@@ -76,5 +57,5 @@ def test_refused_records_are_dead_lettered_and_the_rest_applied(
     assert "fk_tasks_patient" in reasons[30]
     for reason in reasons.values():
         assert "lower-case-mrn" not in reason and good.task.patient.mrn not in reason
-    letters = _dead_letters(emr_settings, 2)
+    letters = [dict(m.headers() or []) for m in dead_letters(emr_settings, 2)]
     assert sorted(h["emr.dlq.stage"] for h in letters) == [b"apply", b"apply"]
