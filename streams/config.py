@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal, Self
 
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import (
     AliasChoices,
     Field,
@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "ClockSettings",
     "KafkaSettings",
     "LimitsSettings",
     "PhiSettings",
@@ -242,6 +243,17 @@ class LimitsSettings(BaseSettings):
         return self
 
 
+class ClockSettings(BaseSettings):
+    """Testing only: the project's clock (streams/clock.py)."""
+
+    model_config = _section("EMR_STREAMS_CLOCK_")
+
+    offset_us: int = Field(
+        0, description="Testing only, never in production: shift the clock of this process "
+                       "and of its PostgreSQL sessions by this many microseconds. The test "
+                       "suite sets it from EMR_STREAMS_TEST_NOW.")
+
+
 class Settings(BaseSettings):
     """All settings of emr-streams."""
 
@@ -253,6 +265,7 @@ class Settings(BaseSettings):
     processor: ProcessorSettings = Field(default_factory=ProcessorSettings)
     phi: PhiSettings = Field(default_factory=PhiSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    clock: ClockSettings = Field(default_factory=ClockSettings)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -265,14 +278,20 @@ class Settings(BaseSettings):
 
         The ``EMR_STREAMS_POSTGRES_SSL*`` settings that are set are merged in and win over
         the same parameters in the URL; the result is then a libpq ``key=value`` string.
+        A shifted clock (``clock.offset_us``, tests only) is passed to every session as the
+        ``emr_streams.clock_offset_us`` setting, so ``emr_now()`` agrees with this process.
         """
         if self.postgres.url is not None:
             url = self.postgres.url.get_secret_value()
         else:
             url = (f"postgresql://postgres@127.0.0.1:{self.stack.postgres_port}/"
                    f"{self.stack.database}")
-        ssl = self.postgres.ssl_parameters()
-        return make_conninfo(url, **ssl) if ssl else url
+        extra = self.postgres.ssl_parameters()
+        if self.clock.offset_us:
+            options = conninfo_to_dict(url).get("options") or ""
+            extra["options"] = (f"{options} -c emr_streams.clock_offset_us="
+                                f"{self.clock.offset_us}").strip()
+        return make_conninfo(url, **extra) if extra else url
 
     def librdkafka(self) -> dict[str, str]:
         """The confluent-kafka (librdkafka) client settings shared by every client.

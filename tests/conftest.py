@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 pytest_plugins = [
-    "tests.fixtures.phi_watch",  # first: the other fixture modules import it
+    "tests.fixtures.clock",  # first: it fixes the run's clock before anything reads it
+    "tests.fixtures.phi_watch",  # the other fixture modules import it
     "tests.fixtures.services",
     "tests.fixtures.kafka",
     "tests.fixtures.database",

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from streams import clock
 from streams.contracts.models import (
     DepartmentSnapshot,
     EmrSystem,
@@ -111,11 +112,11 @@ class SyntheticTaskSource:
             department=self._rng.choice(self._departments),
             created_by=self._rng.choice(self._staff), title=self._rng.choice(_TITLES),
             priority=self._rng.choice(_PRIORITIES),
-            created_at=datetime.now(UTC))
+            created_at=clock.now())
         task = _OpenTask(snapshot, "PENDING", {}, {}, self._rng.choice(_SYSTEMS))
         self._open[task_id] = task
         return self._event(task_id, task, TaskCreated(
-            status="PENDING", due_at=datetime.now(UTC) + timedelta(hours=4),
+            status="PENDING", due_at=clock.now() + timedelta(hours=4),
             emr_system=task.snapshot.patient.emr_system))
 
     def _change(self, task_id: uuid.UUID) -> TaskEvent:
@@ -134,7 +135,7 @@ class SyntheticTaskSource:
             task.status = "IN_PROGRESS"
             return self._event(task_id, task, TaskStatusChanged(status="IN_PROGRESS"))
         del self._open[task_id]
-        return self._event(task_id, task, TaskCompleted(completed_at=datetime.now(UTC)))
+        return self._event(task_id, task, TaskCompleted(completed_at=clock.now()))
 
     def events(self, count: int) -> Iterator[TaskEvent]:
         for _ in range(count):

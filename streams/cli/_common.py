@@ -12,6 +12,7 @@ from typing import ParamSpec, TypeVar
 import pydantic
 import typer
 
+from streams import clock
 from streams.config import Settings
 from streams.errors import ConfigError, StreamsError
 
@@ -37,11 +38,13 @@ def configure_logging(level: str = "info") -> None:
 def load_settings() -> Settings:
     """Read the settings from the environment; ConfigError names what is wrong."""
     try:
-        return Settings()
+        settings = Settings()
     except pydantic.ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in error['loc']) or 'settings'}: "
                              f"{error['msg']}" for error in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from exc
+    clock.set_offset_us(settings.clock.offset_us)
+    return settings
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
 from streams.cli._common import configure_logging, load_settings, reports_errors
+
+logger = logging.getLogger(__name__)
 
 
 @reports_errors
@@ -19,6 +23,9 @@ def run() -> None:
 
     settings = load_settings()
     configure_logging(settings.processor.log_level)
+    if settings.clock.offset_us:
+        logger.warning("clock shifted by %+d s (EMR_STREAMS_CLOCK_OFFSET_US): testing only",
+                       settings.clock.offset_us // 1_000_000, extra={"event": "clock.shifted"})
     run_worker(settings)
 
 

@@ -11,7 +11,6 @@ recursive types, so nesting depth is fixed by the schemas and needs no bound of 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,6 +19,7 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID
 
+from streams import clock
 from streams.contracts.errors import BoundsError, MessageTooLargeError
 
 __all__ = ["DEFAULT_LIMITS", "MAX_CLOCK_COUNTER", "Limits", "check_record", "check_size"]
@@ -101,7 +101,7 @@ def check_record(schema: str, record: Mapping[str, Any], limits: Limits, *,
     Every string (no longer than ``max_string_chars``, no NUL character, which PostgreSQL
     text cannot store), array, date and timestamp of the record is checked, at any depth.
     """
-    now = time.time_ns() // 1000 if now_us is None else now_us
+    now = clock.now_us() if now_us is None else now_us
     latest_us = now + int(limits.max_future_skew * 1_000_000)
     _check_clock(schema, record.get("vector_clock"), limits)
     hlc = record.get("hlc")

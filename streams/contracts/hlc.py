@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from streams import clock
 from streams.contracts.errors import ContractError
 
 __all__ = [
@@ -55,10 +55,6 @@ class Timestamp:
             raise InvalidTimestampError("timestamp node id must be a non-empty string")
 
 
-def _wall_clock_us() -> int:
-    return time.time_ns() // 1000
-
-
 class HybridClock:
     """A hybrid logical clock for one node.
 
@@ -67,10 +63,11 @@ class HybridClock:
     constant or goes backwards, and its ``physical`` is >= the ``now()`` reading of every
     operation that issued a timestamp so far (a rejected :meth:`receive` has no effect).
 
-    ``now`` returns the wall clock in microseconds since the epoch (default: ``time.time_ns``);
-    a reading that is not an ``int >= 0`` raises ``ValueError``. ``last`` resumes the clock
-    after a restart: later timestamps are strictly greater than it. ``max_drift_us`` bounds how
-    far ahead of ``now()`` a received timestamp may be (see :meth:`receive`).
+    ``now`` returns the wall clock in microseconds since the epoch (default:
+    :func:`streams.clock.now_us`, the project's clock); a reading that is not an
+    ``int >= 0`` raises ``ValueError``. ``last`` resumes the clock after a restart: later
+    timestamps are strictly greater than it. ``max_drift_us`` bounds how far ahead of
+    ``now()`` a received timestamp may be (see :meth:`receive`).
 
     Not thread-safe: it holds mutable state without locking; use one clock per thread or
     serialize calls externally.
@@ -82,7 +79,7 @@ class HybridClock:
         self,
         node: str,
         *,
-        now: Callable[[], int] = _wall_clock_us,
+        now: Callable[[], int] = clock.now_us,
         max_drift_us: int = DEFAULT_MAX_DRIFT_US,
         last: Timestamp | None = None,
     ) -> None:

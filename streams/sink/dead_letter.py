@@ -7,9 +7,9 @@ size in bytes) and the source topic, partition and offset, where the bytes still
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
+from streams import clock
 from streams.kafka.producer import EventProducer
 from streams.sink.records import Poison
 from streams.topology import dead_letter_topic
@@ -37,7 +37,7 @@ def _headers(poison: Poison, *, omitted: bool) -> list[tuple[str, bytes | None]]
         "topic": record.topic,
         "partition": str(record.partition),
         "offset": str(record.offset),
-        "dead_lettered_at_ms": str(int(time.time() * 1000)),
+        "dead_lettered_at_ms": str(clock.now_us() // 1000),
     }
     if omitted:
         extra["value_omitted"] = str(len(record.value or b""))

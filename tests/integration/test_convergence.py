@@ -7,12 +7,14 @@ same tables (tasks, handovers, verifications and the identities they reference).
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streams import clock
 from streams.contracts.models import AnyEvent, HybridTimestamp
 from streams.sink import apply_batch
 from tests.fixtures.database import DatabaseFactory
@@ -22,14 +24,19 @@ from tests.unit.events_fixtures import every_event
 pytestmark = pytest.mark.integration
 
 
+#: A month before the suite's clock (fixed for the run): in the past on any day.
+_BASE_US = clock.now_us() - 30 * 86_400 * 1_000_000
+
+
 def _with_clocks(events: list[AnyEvent]) -> list[AnyEvent]:
     """The 13 fixture events, re-stamped as edits from two offline nodes."""
     out = []
     for i, event in enumerate(events):
         node = "tablet-a" if i % 2 else "tablet-b"
+        physical = _BASE_US + (i * 7919) % 13
         out.append(event.model_copy(update={
-            "hlc": HybridTimestamp(physical_us=1_790_000_000_000_000 + (i * 7919) % 13,
-                                   logical=i % 3, node=node),
+            "hlc": HybridTimestamp(physical_us=physical, logical=i % 3, node=node),
+            "occurred_at": datetime.fromtimestamp(physical / 1e6, UTC),
             "vector_clock": {node: i + 1}, "origin_node": node}))
     return out
 

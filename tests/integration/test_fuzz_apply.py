@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
+from streams import clock
 from streams.config import Settings
 from streams.contracts import AvroCodec, SchemaCatalogue
 from streams.contracts.models import TaskEvent
@@ -97,7 +98,7 @@ def _dead_letters(settings: Settings, expected: int
 def test_a_hostile_batch_is_applied_or_dead_lettered_record_by_record(
         emr_settings: Settings, processor: BatchProcessor) -> None:
     topic, url = emr_settings.kafka.tasks_topic, emr_settings.database_url
-    now = datetime.now(UTC)
+    now = clock.now()
     wide_clock = {f"device-{i:03}": i + 1 for i in range(256)}
     sql_task = _task(title=SQL_LIKE[1], description=SQL_LIKE[0])
     longest = _task(description="\u00e9" * MAX_CHARS)

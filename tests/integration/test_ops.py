@@ -82,31 +82,65 @@ def test_replay_into_a_fresh_database_matches_the_live_state(
     assert table_state(fresh) == table_state(live)
 
 
+#: The advisory lock that holds an interrupted replay at a known point.
+_GATE = 7_303_001
+_HOLD_AFTER_300 = """
+CREATE FUNCTION test_replay_gate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF (SELECT count(*) FROM processed_events) >= 300 THEN
+        PERFORM pg_advisory_xact_lock(7303001);
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER test_replay_gate BEFORE INSERT ON processed_events
+    FOR EACH STATEMENT EXECUTE FUNCTION test_replay_gate();
+"""
+
+
 def test_an_interrupted_replay_resumes_where_it_stopped(
         emr_settings: Settings, database_factory: DatabaseFactory, tmp_path: Path) -> None:
     events = synthetic(2000, seed=42)
     live = _live(emr_settings, events, database_factory)
     fresh = database_factory()
     checkpoint = tmp_path / "replay.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli.main", "replay", "--topic",
-         emr_settings.kafka.tasks_topic, "--rate", "300", "--batch-size", "50",
-         "--checkpoint", str(checkpoint)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=_env(emr_settings, EMR_STREAMS_POSTGRES_URL=fresh))
-    wait_for(lambda: count(fresh, "processed_events") >= 300, timeout=60,
-             what="the replay under way")
-    process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    with psycopg.connect(fresh, autocommit=True) as gate:
+        # No race with the signal: once 300 events are in, the replay's next batch waits
+        # for a lock this test holds, so SIGINT always finds it in the middle.
+        gate.execute("SELECT pg_advisory_lock(%s)", (_GATE,))
+        gate.execute(_HOLD_AFTER_300)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli.main", "replay", "--topic",
+             emr_settings.kafka.tasks_topic, "--batch-size", "50",
+             "--checkpoint", str(checkpoint)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=_env(emr_settings, EMR_STREAMS_POSTGRES_URL=fresh))
+        try:
+            wait_for(lambda: _one(gate, "SELECT count(*) FROM pg_stat_activity "
+                                        "WHERE wait_event = 'advisory' "
+                                        "AND datname = current_database()") == 1,
+                     timeout=120, what="the replay held at the gate")
+            process.send_signal(signal.SIGINT)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        gate.execute("DROP TRIGGER test_replay_gate ON processed_events; "
+                     "DROP FUNCTION test_replay_gate()")
+        gate.execute("SELECT pg_advisory_unlock(%s)", (_GATE,))
     assert process.returncode == 130, stderr
     assert "resume with: emr-streams replay --resume" in stderr
     done = count(fresh, "processed_events")
-    assert 0 < done < len(events)
+    assert 300 <= done < len(events)
     resumed = _cli(emr_settings, "replay", "--resume", str(checkpoint), "--json",
                    EMR_STREAMS_POSTGRES_URL=fresh)
     assert resumed.returncode == 0, resumed.stderr
-    assert json.loads(resumed.stdout)["read"] < len(events)  # it did not start over
+    assert json.loads(resumed.stdout)["read"] == len(events) - done  # it did not start over
     assert table_state(fresh) == table_state(live)
     assert not checkpoint.exists()
+
+
+def _one(conn: psycopg.Connection[tuple[object, ...]], query: str) -> object:
+    row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+    return row[0] if row else None
 
 
 def test_replay_into_another_topic_keeps_keys_headers_and_timestamps(

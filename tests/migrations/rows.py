@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import psycopg
+
+from streams import clock
 
 Conn = psycopg.Connection[tuple[object, ...]]
 
@@ -35,7 +37,7 @@ def patient(conn: Conn, mrn: str | None = None, dob: object = None) -> uuid.UUID
 def shift(conn: Conn, dep: uuid.UUID, supervisor: uuid.UUID, *, hours_from_now: int = 0
           ) -> uuid.UUID:
     sid = uuid.uuid4()
-    start = datetime.now(UTC) + timedelta(hours=hours_from_now)
+    start = clock.now() + timedelta(hours=hours_from_now)
     conn.execute("INSERT INTO shifts (id, department_id, supervisor_id, starts_at, ends_at) "
                  "VALUES (%s, %s, %s, %s, %s)",
                  (sid, dep, supervisor, start, start + timedelta(hours=8)))

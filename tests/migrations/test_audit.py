@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
 from streams.db.maintenance import run_maintenance
+from tests.fixtures.clock import SuiteClock
+from tests.instants import INSTANTS, add_months, month_start
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +40,8 @@ def _partitions(db: Conn) -> list[str]:
         "WHERE i.inhparent = 'audit_logs'::regclass ORDER BY 1").fetchall()]
 
 
-def test_audit_rows_cannot_be_changed(db: Conn) -> None:
-    row_id = _insert(db, datetime.now(UTC))
+def test_audit_rows_cannot_be_changed(db: Conn, clock: SuiteClock) -> None:
+    row_id = _insert(db, clock.now())
     for statement in ("UPDATE audit_logs SET action = 'tampered' WHERE id = %s",
                       "DELETE FROM audit_logs WHERE id = %s"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
@@ -56,34 +58,57 @@ def test_primary_key_includes_the_time_column(db: Conn) -> None:
     assert row == ("PRIMARY KEY (id, created_at)",)
 
 
-def test_native_partitions_are_ready_ahead_and_guarded(db: Conn) -> None:
+def _partition_of(db: Conn, row_id: uuid.UUID) -> str:
+    row = db.execute("SELECT tableoid::regclass::text FROM audit_logs WHERE id = %s",
+                     (row_id,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+@pytest.mark.parametrize("pinned", [None, *INSTANTS], ids=["suite-clock", *map(str, INSTANTS)])
+def test_native_partitions_are_ready_ahead_and_guarded(db: Conn, clock: SuiteClock,
+                                                       pinned: datetime | None) -> None:
     if _backend(db) != "native":
         pytest.skip("audit_logs is a TimescaleDB hypertable here: chunks, not partitions")
+    if pinned is not None:
+        clock.pin(db, pinned)
+        db.execute("SELECT count(*) FROM audit_logs_ensure_partitions()")
+    now = pinned or clock.now()
     names = _partitions(db)
-    this_month = date.today().replace(day=1)
-    expected = [f"audit_logs_p{(this_month + timedelta(days=31 * i)).strftime('%Y%m')}"
-                for i in (-1, 0, 6, 12)]
-    for name in expected:
-        assert name in names
+    this_month = month_start(now)
+    for months in (-1, 0, 1, 6, 12):
+        assert f"audit_logs_p{add_months(this_month, months):%Y%m}" in names
+    # A row stamped by the database's clock lands in this month's partition.
+    default_stamped = uuid.uuid4()
+    db.execute("INSERT INTO audit_logs (id, action, entity_type, source_system) "
+               "VALUES (%s, 'created', 'task', 'EPIC')", (default_stamped,))
+    current = f"audit_logs_p{this_month:%Y%m}"
+    assert _partition_of(db, default_stamped) == current
     # Partitions are guarded like the parent, even when addressed directly.
-    current = f"audit_logs_p{this_month.strftime('%Y%m')}"
-    row_id = _insert(db, datetime.now(UTC))
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        db.execute(f"DELETE FROM {current} WHERE id = %s", (row_id,))  # type: ignore[arg-type]
+        db.execute(f"DELETE FROM {current} WHERE id = %s",  # type: ignore[arg-type]
+                   (default_stamped,))
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         db.execute(f"TRUNCATE {current}")  # type: ignore[arg-type]
 
 
-def test_retention_drops_partitions_older_than_seven_years(db: Conn) -> None:
+@pytest.mark.parametrize("pinned", [None, *INSTANTS], ids=["suite-clock", *map(str, INSTANTS)])
+def test_retention_drops_partitions_older_than_seven_years(db: Conn, clock: SuiteClock,
+                                                           pinned: datetime | None) -> None:
     if _backend(db) != "native":
         pytest.skip("on TimescaleDB the retention policy drops chunks")
-    old_month = date.today().replace(day=1) - timedelta(days=366 * 8)
-    recent_month = date.today().replace(day=1) - timedelta(days=365 * 6)
+    if pinned is not None:
+        clock.pin(db, pinned)
+    now = pinned or clock.now()
+    # The month seven years back is the boundary: its partition still holds rows younger
+    # than seven years (kept); the month before it holds none (dropped).
+    kept_month = add_months(month_start(now), -7 * 12)
+    old_month = add_months(kept_month, -1)
     old = db.execute("SELECT audit_logs_create_partition(%s)", (old_month,)).fetchone()
-    recent = db.execute("SELECT audit_logs_create_partition(%s)", (recent_month,)).fetchone()
+    recent = db.execute("SELECT audit_logs_create_partition(%s)", (kept_month,)).fetchone()
     assert old is not None and recent is not None
     _insert(db, datetime.combine(old_month + timedelta(days=3), datetime.min.time(), UTC))
-    _insert(db, datetime.combine(recent_month + timedelta(days=3), datetime.min.time(), UTC))
+    _insert(db, datetime.combine(kept_month + timedelta(days=3), datetime.min.time(), UTC))
     report = run_maintenance(db)
     assert report.partitions_dropped == [old[0]]
     assert old[0] not in _partitions(db) and recent[0] in _partitions(db)
@@ -93,19 +118,34 @@ def test_retention_drops_partitions_older_than_seven_years(db: Conn) -> None:
     assert again.partitions_dropped == [] and again.partitions_created == []
 
 
-def test_helpers_and_aggregates_give_the_known_figures(db: Conn) -> None:
+#: A session in New York, pinned just after the 2027 change to daylight saving time
+#: (14 March, 02:00 EST): the three days before it cross the change, and 03:30 UTC is
+#: still the previous calendar day in New York.
+DST = (datetime(2027, 3, 15, 3, 30, tzinfo=UTC), "America/New_York")
+
+
+@pytest.mark.parametrize(("pinned", "zone"),
+                         [(None, "UTC"), *((i, "UTC") for i in INSTANTS), DST],
+                         ids=["suite-clock", *map(str, INSTANTS), "new-york-dst"])
+def test_helpers_and_aggregates_give_the_known_figures(db: Conn, clock: SuiteClock,
+                                                       pinned: datetime | None,
+                                                       zone: str) -> None:
+    db.execute("SELECT set_config('TimeZone', %s, false)", (zone,))
+    if pinned is not None:
+        clock.pin(db, pinned)
+        db.execute("SELECT count(*) FROM audit_logs_ensure_partitions()")
+    now = pinned or clock.now()
     nurse = uuid.uuid4()
-    # Three days back, so that "recent" (five minutes ago) stays outside both days
+    # Three UTC days back, so that "recent" (five minutes ago) stays outside both days
     # even when the test runs just after midnight UTC.
-    day1 = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0) - \
-        timedelta(days=3)
+    day1 = now.replace(hour=1, minute=0, second=0, microsecond=0) - timedelta(days=3)
     day2 = day1 + timedelta(days=1)
     for minute in range(3):
         _insert(db, day1 + timedelta(minutes=minute), actor=nurse, phi=minute == 0)
     _insert(db, day1 + timedelta(hours=1), actor=None)
     _insert(db, day2, actor=nurse, phi=True, entity_type="handover", action="accepted",
             emr=None, source="DEVICE")
-    recent = _insert(db, datetime.now(UTC) - timedelta(minutes=5), actor=nurse)
+    recent = _insert(db, now - timedelta(minutes=5), actor=nurse)
 
     summary = db.execute("SELECT day, total_events, phi_access_events, attributed_events, "
                          "unattributed_events, attribution_rate::text "
@@ -129,6 +169,7 @@ def test_helpers_and_aggregates_give_the_known_figures(db: Conn) -> None:
     hourly = db.execute("SELECT event_count, phi_access_count FROM audit_metrics_hourly "
                         "WHERE bucket = %s AND entity_type = 'task'", (day1,)).fetchone()
     assert hourly == (3, 1)
+    # Daily buckets are UTC days whatever the refreshing session's time zone.
     daily = db.execute("SELECT emr_system, source_system, total_events, phi_access_events, "
                        "attributed_events, unattributed_events FROM audit_compliance_daily "
                        "WHERE bucket = %s ORDER BY 1", (day2.replace(hour=0),)).fetchall()

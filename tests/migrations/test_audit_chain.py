@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from streams import clock
 from streams.audit import GENESIS, verify_chains
 from streams.cli.main import app
 from streams.db.migrate import MigrationRunner
@@ -33,7 +34,7 @@ def _insert(db: Conn, *, action: str = "viewed", details: str = "{}",
             topic: str | None = None, partition: int | None = None, offset: int | None = None,
             at: datetime | None = None, **extra: object) -> uuid.UUID:
     row_id = uuid.uuid4()
-    columns = {"id": row_id, "created_at": at or datetime.now(UTC), "action": action,
+    columns = {"id": row_id, "created_at": at or clock.now(), "action": action,
                "entity_type": "task", "source_system": "EPIC", "details": details,
                "topic": topic, "partition": partition, "offset": offset, **extra}
     names = ", ".join(f'"{c}"' for c in columns)
@@ -80,7 +81,7 @@ def test_processor_and_manual_rows_are_chained_and_verify(db: Conn, database_url
             ip_address="10.1.2.3", user_agent="Ünïcode/1.0", session_id="",
             phi_accessed=True, actor_role="NURSE", emr_system="CERNER",
             event_id=uuid.uuid4(), patient_id=uuid.uuid4(),
-            at=datetime.now(UTC).replace(microsecond=999999))
+            at=clock.now().replace(microsecond=999999))
     _insert(db, ip_address="::ffff:1.2.3.4/128", details='{"x": 1e3}')
 
     assert _chains(db) == {"emr.tasks.v1:0": list(range(1, 41)),
@@ -143,7 +144,7 @@ def test_the_migration_chains_rows_already_present(database_factory) -> None:
     url = database_factory(migrated=False)
     runner = MigrationRunner(url)
     runner.up(to=7)
-    now = datetime.now(UTC)
+    now = clock.now()
     with psycopg.connect(url, autocommit=True) as conn:
         late = _insert(conn, at=now - timedelta(hours=1))
         early = _insert(conn, at=now - timedelta(hours=2))
@@ -252,7 +253,7 @@ def test_a_consistent_rewrite_passes_but_not_against_an_anchor(
 
 
 def test_since_skips_rows_dropped_by_retention(db: Conn, database_url: str) -> None:
-    old = datetime.now(UTC) - timedelta(days=20)
+    old = clock.now() - timedelta(days=20)
     first = _insert(db, at=old)
     _insert(db, at=old + timedelta(minutes=1))
     _insert(db)

@@ -376,9 +376,11 @@ def test_auditor_reads_the_audit_trail_and_its_helpers(
     assert _one(auditor, "SELECT sum(event_count) FROM audit_metrics_hourly") == total
     assert _one(auditor, "SELECT sum(total_events) FROM audit_compliance_daily") == total
     assert _one(auditor, "SELECT count(*) FROM get_audit_logs_time_range("
-                         "now() - INTERVAL '1 day', now() + INTERVAL '1 minute')") == total
+                         "emr_now() - INTERVAL '1 day', emr_now() + INTERVAL '1 minute')"
+                ) == total
     assert _one(auditor, "SELECT sum(total_events) FROM get_compliance_summary("
-                         "current_date - 1, current_date + 1)") == total
+                         "(emr_now() AT TIME ZONE 'UTC')::date - 1, "
+                         "(emr_now() AT TIME ZONE 'UTC')::date + 1)") == total
     assert _one(auditor, "SELECT audit_backend()") in {"native", "timescaledb"}
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
 from psycopg import sql
 
+from tests.fixtures.clock import SuiteClock
 from tests.migrations import rows
 
 pytestmark = pytest.mark.integration
@@ -102,11 +103,13 @@ def test_indexes(db: Conn, table: str) -> None:
         assert columns in found[name], f"{name}: {found[name]}"
 
 
-def test_patient_trigger_rejects_bad_mrn_and_dob_without_echoing_them(db: Conn) -> None:
+def test_patient_trigger_rejects_bad_mrn_and_dob_without_echoing_them(
+        db: Conn, clock: SuiteClock) -> None:
     rows.patient(db, mrn="ABC123456", dob=date(1980, 5, 17))
     cases = [("abc-12", None, "invalid MRN format"),
              ("AB1", None, "invalid MRN format"),
-             ("GOODMRN001", date.today() + timedelta(days=1), "date of birth: in the future"),
+             # Two days ahead of UTC: no time zone on Earth has reached that date yet.
+             ("GOODMRN001", clock.today() + timedelta(days=2), "date of birth: in the future"),
              ("GOODMRN002", date(1899, 12, 31), "before 1900-01-01")]
     for mrn, dob, message in cases:
         with pytest.raises(psycopg.errors.CheckViolation) as info:
@@ -115,6 +118,19 @@ def test_patient_trigger_rejects_bad_mrn_and_dob_without_echoing_them(db: Conn) 
         assert mrn not in str(info.value)
         if dob is not None:
             assert dob.isoformat() not in str(info.value)
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Honolulu", "Pacific/Kiritimati"])
+def test_a_date_of_birth_is_in_the_future_only_where_no_one_has_reached_it(
+        db: Conn, clock: SuiteClock, zone: str) -> None:
+    # 30 April, 23:58 UTC: 1 May has begun in UTC+14 (Kiritimati), not yet anywhere in
+    # UTC; in Honolulu (UTC-10) it is still the afternoon of 30 April. The session's own
+    # TimeZone changes nothing.
+    db.execute("SELECT set_config('TimeZone', %s, false)", (zone,))
+    clock.pin(db, datetime(2027, 4, 30, 23, 58, tzinfo=UTC))
+    rows.patient(db, mrn="BORNMAY01", dob=date(2027, 5, 1))
+    with pytest.raises(psycopg.errors.CheckViolation, match="in the future"):
+        rows.patient(db, mrn="BORNMAY02", dob=date(2027, 5, 2))
 
 
 def test_reader_sees_only_its_department(db: Conn) -> None:

@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from streams import clock
 from streams.config import LimitsSettings, Settings
 from streams.contracts import BoundsError, Limits, MessageTooLargeError
 from streams.contracts.bounds import DEFAULT_LIMITS, check_record, check_size
 from streams.kafka.schema_registry import codec_for
+from tests.instants import INSTANTS
 from tests.unit.events_fixtures import every_event
 
 NOW_US = 1_800_000_000_000_000
@@ -123,3 +125,46 @@ def test_limits_come_from_the_environment_into_the_codec(monkeypatch: pytest.Mon
 
 def test_the_settings_defaults_are_the_codecs_defaults() -> None:
     assert Limits(**LimitsSettings().model_dump()) == DEFAULT_LIMITS
+
+
+def _epoch_us(moment: datetime) -> int:
+    return round((moment - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(microseconds=1))
+
+
+@pytest.mark.parametrize("instant", INSTANTS, ids=str)
+def test_the_future_skew_bound_holds_at_the_edges_of_days_months_and_years(
+        instant: datetime) -> None:
+    # An event stamped just past midnight, a month's or a year's end, seen by a processor
+    # whose clock still reads the instant before it: the bound is a duration, not a date.
+    now_us = _epoch_us(instant)
+    skew_us = int(LIMITS.max_future_skew * 1_000_000)
+    record = _record()
+    for ahead_us, accepted in ((skew_us, True), (skew_us + 1, False)):
+        moment = instant + timedelta(microseconds=ahead_us)
+        record["hlc"] = {"physical_us": now_us + ahead_us, "logical": 0, "node": "n"}
+        record["occurred_at"] = instant
+        if accepted:
+            check_record("task_event", record, LIMITS, now_us=now_us)
+        else:
+            with pytest.raises(BoundsError, match=r"hlc\.physical_us"):
+                check_record("task_event", record, LIMITS, now_us=now_us)
+        record["hlc"] = {"physical_us": now_us, "logical": 0, "node": "n"}
+        record["occurred_at"] = moment
+        if accepted:
+            check_record("task_event", record, LIMITS, now_us=now_us)
+        else:
+            with pytest.raises(BoundsError, match="occurred_at"):
+                check_record("task_event", record, LIMITS, now_us=now_us)
+
+
+def test_the_default_reference_is_the_projects_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A record stamped at the shifted clock's "now" passes only because check_record reads
+    # streams.clock, not the machine's wall clock.
+    monkeypatch.setitem(clock._state, "offset_us", 400 * 86_400 * 1_000_000)
+    record = _record()
+    record["hlc"] = {"physical_us": clock.now_us(), "logical": 0, "node": "n"}
+    record["occurred_at"] = clock.now()
+    check_record("task_event", record, LIMITS)
+    monkeypatch.setitem(clock._state, "offset_us", 0)
+    with pytest.raises(BoundsError, match="ahead of the processor's clock"):
+        check_record("task_event", record, LIMITS)

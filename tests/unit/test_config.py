@@ -8,6 +8,12 @@ import pytest
 from streams.config import Settings
 
 
+@pytest.fixture(autouse=True)
+def _real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read settings as a deployment would: without the suite's clock offset."""
+    monkeypatch.delenv("EMR_STREAMS_CLOCK_OFFSET_US", raising=False)
+
+
 def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS",
                  "EMR_STREAMS_POSTGRES_URL", "EMR_STREAMS_STACK_KAFKA_PORT"):

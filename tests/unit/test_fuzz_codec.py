@@ -14,6 +14,7 @@ from fastavro import parse_schema, schemaless_writer
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from streams import clock
 from streams.contracts import (
     AvroCodec,
     BoundsError,
@@ -67,7 +68,7 @@ def _decode(data: bytes, codec: AvroCodec = CODEC) -> AnyEvent | DecodeError:
 
 def _within(event: AnyEvent, limits: Limits) -> None:
     """An oracle of the bounds, independent of streams.contracts.bounds."""
-    now = datetime.now(UTC) + timedelta(seconds=limits.max_future_skew + 5)
+    now = clock.now() + timedelta(seconds=limits.max_future_skew + 5)
     assert len(event.vector_clock) <= limits.max_clock_entries
     assert all(0 <= c <= limits.max_clock_counter for c in event.vector_clock.values())
     assert event.hlc.physical_us <= now.timestamp() * 1e6 and event.occurred_at <= now
@@ -293,7 +294,7 @@ def test_hlc_logical_counters_outside_the_bound(logical: int) -> None:
 
 
 def _now_us() -> int:
-    return time.time_ns() // 1000
+    return clock.now_us()
 
 
 @FUZZ

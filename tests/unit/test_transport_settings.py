@@ -16,6 +16,12 @@ from streams.tls import kafka_ssl_context
 from tests.fixtures.certificates import CertificateSet
 
 
+@pytest.fixture(autouse=True)
+def _real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests read settings as a deployment would: without the suite's clock offset."""
+    monkeypatch.delenv("EMR_STREAMS_CLOCK_OFFSET_US", raising=False)
+
+
 def _mtls(certs: CertificateSet, **extra: object) -> KafkaSettings:
     return KafkaSettings(bootstrap_servers="b:9093", security_protocol="SSL",
                          ssl_cafile=certs.ca, ssl_certfile=certs.client_cert,
