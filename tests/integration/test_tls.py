@@ -37,15 +37,12 @@ from streams.kafka.errors import KafkaAdminError
 from streams.topology import project_topics
 from tests.fixtures.certificates import CertificateSet, make_certificates
 from tests.fixtures.database import with_database
-from tests.fixtures.processor import ProcessorFactory, security_env, wait_for
+from tests.fixtures.processor import ProcessorFactory, free_port, security_env, wait_for
 from tests.fixtures.services import unavailable
 from tests.integration.helpers import count, lag, produce, synthetic
 
 pytestmark = pytest.mark.integration
 
-# Away from the shared stack (19092/19093, 15432).
-PLAIN_PORT, SSL_PORT, CONTROLLER_PORT, SASL_PORT = 29095, 29092, 29093, 29094
-POSTGRES_PORT = 25432
 SCRAM_USER = "emr-streams"
 SCRAM_PASSWORD = f"scram-{uuid.uuid4().hex}"
 
@@ -88,9 +85,11 @@ def _broker(home: Path, pki: CertificateSet, jar_cache: Path) -> KafkaNode:
     keystore.write_bytes(pki.server_key.read_bytes() + pki.server_cert.read_bytes())
     keystore.chmod(0o600)
     return KafkaNode(
-        home=home, jar_cache=jar_cache, port=PLAIN_PORT, controller_port=CONTROLLER_PORT,
+        # Ports the system hands out now, not fixed ones: another suite or service on
+        # this machine may hold any fixed port.
+        home=home, jar_cache=jar_cache, port=free_port(), controller_port=free_port(),
         heap="384m",
-        listeners=(Listener("SSL", SSL_PORT), Listener("SASL_SSL", SASL_PORT)),
+        listeners=(Listener("SSL", free_port()), Listener("SASL_SSL", free_port())),
         properties={
             "ssl.keystore.type": "PEM",
             "ssl.keystore.location": str(keystore),
@@ -115,7 +114,7 @@ def secure_stack(pki: CertificateSet, tmp_path_factory: pytest.TempPathFactory
     # Not under pytest's base temp: each new pytest session chmods /tmp/pytest-of-<user>
     # back to 0700, which would lock the server user out of a running server's files.
     pg_home = Path(tempfile.mkdtemp(prefix="emr-streams-tls-postgres-"))
-    postgres = PostgresNode(home=pg_home, port=POSTGRES_PORT,
+    postgres = PostgresNode(home=pg_home, port=free_port(),
                             database="postgres",
                             tls=ServerTLS(cert=pki.server_cert, key=pki.server_key, ca=pki.ca),
                             bin_dir=_server_with_openssl())
@@ -150,7 +149,7 @@ def database_name(secure_stack: SecureStack) -> str:
 
 def _plain_url(stack: SecureStack, database: str) -> str:
     """The server's URL without any TLS parameter (what a Kubernetes secret would hold)."""
-    return f"postgresql://postgres@127.0.0.1:{POSTGRES_PORT}/{database}"
+    return f"postgresql://postgres@127.0.0.1:{stack.postgres.port}/{database}"
 
 
 def _kafka_mtls(stack: SecureStack, **extra: object) -> KafkaSettings:
