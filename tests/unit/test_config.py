@@ -16,7 +16,8 @@ def _real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS",
-                 "EMR_STREAMS_POSTGRES_URL", "EMR_STREAMS_STACK_KAFKA_PORT"):
+                 "EMR_STREAMS_POSTGRES_URL", "EMR_STREAMS_STACK_KAFKA_PORT",
+                 "EMR_STREAMS_STACK_POSTGRES_PORT", "EMR_STREAMS_STACK_DATABASE"):
         monkeypatch.delenv(name, raising=False)
     settings = Settings()
     assert settings.bootstrap_servers == "127.0.0.1:19092"
