@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.events import Encoded, workload  # noqa: E402
-from streams.config import StackSettings  # noqa: E402
+from streams.config import ClockSettings, StackSettings  # noqa: E402
 from streams.contracts import AvroCodec, SchemaCatalogue  # noqa: E402
 from streams.contracts.models import event_from_avro  # noqa: E402
 from streams.db.migrate import MigrationRunner  # noqa: E402
@@ -74,6 +74,10 @@ class Bench:
         name = f"bench_{uuid.uuid4().hex[:8]}"
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            offset = ClockSettings().offset_us  # the suite's clock, when a test runs this
+            if offset:
+                conn.execute(sql.SQL("ALTER DATABASE {} SET emr_streams.clock_offset_us = {}")
+                             .format(sql.Identifier(name), sql.Literal(str(offset))))
         self.databases.append(name)
         url = self.stack.postgres.url(name)
         MigrationRunner(url).up()
