@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     FilePath,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     SecretStr,
@@ -185,6 +186,9 @@ class ProcessorSettings(BaseSettings):
                                                     "(0.0.0.0 in a container).")
     outbox_interval: PositiveFloat = Field(
         0.5, description="Seconds between runs of the state-topic relay.")
+    poison_breaker: NonNegativeInt = Field(
+        100, description="Records refused in a row at the apply stage before consumption of "
+                         "the topic pauses instead of dead-lettering (0: never pause).")
     maintenance: bool = Field(
         True, description="Run audit maintenance in the worker (at start, then hourly). It "
                           "needs the schema owner's rights: turn it off when the worker "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
-    "BATCH_SECONDS", "BATCH_SIZE", "CONSUMER_LAG", "DB_TRANSACTION_SECONDS", "EVENTS",
-    "OUTBOX_PENDING", "STATE_PUBLISHED",
+    "BATCH_SECONDS", "BATCH_SIZE", "BREAKER_OPEN", "CONSUMER_LAG", "DB_TRANSACTION_SECONDS",
+    "EVENTS", "ISOLATION_TRANSACTIONS", "OUTBOX_PENDING", "STATE_PUBLISHED",
 ]
 
 #: Records by topic and outcome: consumed, applied, duplicate, stale, concurrent,
@@ -26,3 +26,8 @@ OUTBOX_PENDING = Gauge("emr_streams_outbox_pending",
                        "Merged states committed but not yet on their state topic.")
 STATE_PUBLISHED = Counter("emr_streams_state_published_total",
                           "Merged states published to the state topics.", ["aggregate"])
+BREAKER_OPEN = Gauge("emr_streams_poison_breaker_open",
+                     "1 while consumption of a topic is paused by the poison-rate breaker.",
+                     ["topic"])
+ISOLATION_TRANSACTIONS = Counter("emr_streams_isolation_transactions_total",
+                                 "Transactions spent splitting refused batches.", ["topic"])

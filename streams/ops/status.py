@@ -10,7 +10,7 @@ from streams.config import Settings
 from streams.kafka.errors import KafkaLayerError
 from streams.kafka.offsets import group_lag
 from streams.kafka.reader import PartitionRange, RangeReader
-from streams.sink.dead_letter import DLQ_HEADER_PREFIX
+from streams.sink.dead_letter import parse_letter
 from streams.topology import dead_letter_topic, input_topics
 
 __all__ = ["TopicStatus", "collect_status"]
@@ -49,8 +49,7 @@ def _recent_reasons(settings: Settings, dlq: str, limit: int = 3) -> tuple[int, 
         reasons = []
         for batch in reader.read(ranges, idle_seconds=3):
             for record in batch:
-                reason = next((v.decode(errors="replace") for k, v in record.headers
-                               if k == DLQ_HEADER_PREFIX + "reason" and v), "?")
+                reason = parse_letter(record).reason or "?"
                 reasons.append(f"@{record.offset}: {reason}")
     return total, reasons[-limit:]
 

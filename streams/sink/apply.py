@@ -33,13 +33,14 @@ from streams.contracts import DecodeError
 from streams.contracts.clocks import Ordering
 from streams.contracts.codec import AvroCodec
 from streams.contracts.models import AnyEvent, event_from_avro
-from streams.phi import PhiError, PhiSealer
+from streams.failures import Scope, classify, describe
+from streams.phi import PhiSealer
 from streams.sink import _sql
 from streams.sink.aggregates import TASKS, AggregateSpec, Identities, spec_for
 from streams.sink.merge import Row, jsonable, merge_event
 from streams.sink.records import ConsumedRecord, Poison
 
-__all__ = ["BatchOutcome", "apply_batch", "decode_records"]
+__all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records"]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 _EMRS = frozenset({"EPIC", "CERNER", "GENERIC_FHIR"})
@@ -71,41 +72,56 @@ class BatchOutcome:
 def decode_records(codec: AvroCodec, records: Sequence[ConsumedRecord], outcome: BatchOutcome,
                    *, phi: PhiSealer | None = None) -> list[tuple[ConsumedRecord, AnyEvent]]:
     """Decode *records* (and open their sealed PHI when *phi* is given); the records that
-    do not decode or open are added to *outcome* as poison."""
+    do not decode or open are added to *outcome* as poison.
+
+    Whatever one record raises here is that record's (``streams.failures``): it becomes
+    poison with a reason that quotes no value. Only an error of the process (an interrupt,
+    memory) propagates.
+    """
     decoded = []
     for record in records:
+        stage = "decode"
         try:
             result = codec.decode(record.value)
             event = event_from_avro(result.schema, result.record)
             if record.key is not None and record.key != str(event.aggregate_id).encode():
                 raise DecodeError("message key is not the event's aggregate_id")
-        except DecodeError as exc:
-            outcome.poison.append(Poison(record, str(exc), type(exc).__name__, "decode"))
-            continue
-        if phi is not None:
-            try:
+            if phi is not None:
+                stage = "decrypt"
                 event = phi.open(event)
-            except PhiError as exc:
-                outcome.poison.append(Poison(record, str(exc), type(exc).__name__, "decrypt"))
-                continue
+        except Exception as exc:
+            if classify(exc) is not Scope.RECORD:
+                raise
+            outcome.poison.append(Poison(record, describe(exc), type(exc).__name__, stage))
+            continue
         decoded.append((record, event))
     return decoded
 
 
 def apply_batch(conn: Conn, records: Sequence[ConsumedRecord], *,
                 codec: AvroCodec, phi: PhiSealer | None = None) -> BatchOutcome:
-    """Apply *records* in one transaction on *conn*; return what happened to each.
+    """Decode *records* and apply them in one transaction on *conn*; return what happened.
 
     Sealed PHI is stored sealed unless *phi* is given (``EMR_STREAMS_PHI_OPEN_IN_SINK``):
     then it is opened first, and a record whose PHI does not open is poison.
 
-    Raises psycopg errors unchanged when the database refuses the batch: nothing of it was
-    committed, and the caller decides (retry a transient error, isolate the record behind
-    a permanent one). Never acknowledge a record before this returned.
+    Raises what the database or the merge raised when the batch cannot be applied: nothing
+    of it was committed, and the caller decides (``streams.failures``: retry a transient
+    error, isolate the record behind a record error). Never acknowledge a record before
+    this returned.
     """
     outcome = BatchOutcome()
+    decoded = decode_records(codec, records, outcome, phi=phi)
+    outcome.add(apply_events(conn, decoded))
+    return outcome
+
+
+def apply_events(conn: Conn, decoded: Sequence[tuple[ConsumedRecord, AnyEvent]]
+                 ) -> BatchOutcome:
+    """Apply decoded events in one transaction on *conn* (see :func:`apply_batch`)."""
+    outcome = BatchOutcome()
     unique: dict[UUID, tuple[ConsumedRecord, AnyEvent]] = {}
-    for record, event in decode_records(codec, records, outcome, phi=phi):
+    for record, event in decoded:
         if event.event_id in unique:
             outcome.duplicates += 1  # a producer retry inside one batch
         else:

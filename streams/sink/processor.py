@@ -1,4 +1,17 @@
-"""The batch processor: apply with retries on transient database errors, then dead-letter."""
+"""The batch processor: decode once, apply with retries, split refused batches, dead-letter.
+
+Every failure is decided by ``streams.failures.classify``:
+
+* transient infrastructure is retried with backoff for as long as it lasts (consumption
+  waits, nothing is dead-lettered);
+* a record error makes the batch split in halves until each record that fails on its own
+  is found (k bad records among n cost O(k log n) transactions); those are dead-lettered,
+  every other record is applied;
+* a process error is raised: the worker stops rather than dead-letter good records.
+
+A batch in which every record is refused at the apply stage, after a run of such records,
+does not reach the DLQ: the poison-rate breaker (``streams.sink.breaker``) pauses it.
+"""
 
 from __future__ import annotations
 
@@ -6,88 +19,85 @@ import logging
 import time
 from collections.abc import Sequence
 
-import psycopg
 from psycopg_pool import ConnectionPool
-from tenacity import (
-    Retrying,
-    before_sleep_log,
-    retry_if_exception_type,
-    wait_exponential_jitter,
-)
+from tenacity import Retrying, before_sleep_log, retry_if_exception, wait_exponential_jitter
 
 from streams.contracts.codec import AvroCodec
+from streams.contracts.models import AnyEvent
+from streams.failures import Scope, classify, describe
 from streams.kafka.producer import EventProducer
-from streams.metrics import BATCH_SECONDS, BATCH_SIZE, DB_TRANSACTION_SECONDS, EVENTS
+from streams.metrics import (
+    BATCH_SECONDS,
+    BATCH_SIZE,
+    DB_TRANSACTION_SECONDS,
+    EVENTS,
+    ISOLATION_TRANSACTIONS,
+)
 from streams.phi import PhiSealer
-from streams.sink.apply import BatchOutcome, apply_batch
+from streams.sink.apply import BatchOutcome, apply_events, decode_records
+from streams.sink.breaker import PoisonBreaker
 from streams.sink.dead_letter import dead_letter
 from streams.sink.records import ConsumedRecord, Poison
 
-__all__ = ["PERMANENT_ERRORS", "BatchProcessor"]
+__all__ = ["BatchProcessor"]
 
 logger = logging.getLogger(__name__)
 
-#: Errors one record's content causes (a constraint, trigger or type refusing it): retrying
-#: cannot help, so that record is dead-lettered and the others are applied.
-PERMANENT_ERRORS: tuple[type[psycopg.Error], ...] = (psycopg.IntegrityError,
-                                                     psycopg.DataError)
+Decoded = Sequence[tuple[ConsumedRecord, AnyEvent]]
 
 
-def _reason(exc: psycopg.Error) -> str:
-    """The database's primary message and SQLSTATE, never its DETAIL (it can quote values)."""
-    primary = exc.diag.message_primary or type(exc).__name__
-    constraint = f" [{exc.diag.constraint_name}]" if exc.diag.constraint_name else ""
-    return f"{primary}{constraint} (SQLSTATE {exc.sqlstate})"
+def _transient(exc: BaseException) -> bool:
+    return classify(exc) is Scope.TRANSIENT
 
 
 class BatchProcessor:
-    """Turns a batch of consumed records into one committed transaction plus dead letters.
+    """Turns a batch of consumed records into committed transactions plus dead letters.
 
-    A database outage (connection lost, serialization failure, deadlock, disk full: every
-    ``psycopg.OperationalError``) is retried with exponential backoff for as long as it
-    lasts: consumption pauses, nothing is dropped or dead-lettered. When the database
-    refuses the batch for its content (``PERMANENT_ERRORS``), the records are applied one
-    by one and only those refused on their own are dead-lettered. Any other error is
-    raised: the worker crashes rather than skip records. Without a *producer* (a replay),
-    poison is returned and logged but not dead-lettered again.
+    Without a *producer* (a replay), poison is returned and logged but not dead-lettered
+    again. *breaker* (default: off) pauses a topic whose every record is refused.
     """
 
     def __init__(self, pool: ConnectionPool, producer: EventProducer | None, codec: AvroCodec,
-                 *, max_backoff: float = 30.0, phi: PhiSealer | None = None) -> None:
+                 *, max_backoff: float = 30.0, phi: PhiSealer | None = None,
+                 breaker: PoisonBreaker | None = None) -> None:
         self._pool = pool
         self._codec = codec
         self._phi = phi
         self._producer = producer
+        self._breaker = breaker or PoisonBreaker(0)
         self._retrying = Retrying(
-            retry=retry_if_exception_type(psycopg.OperationalError),
+            retry=retry_if_exception(_transient),
             wait=wait_exponential_jitter(multiplier=0.1, jitter=0.1, max=max_backoff),
             before_sleep=before_sleep_log(logger, logging.WARNING),
             reraise=True,
         )
 
-    def _apply(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
-        timer = DB_TRANSACTION_SECONDS.labels(records[0].topic)
+    def _apply(self, decoded: Decoded) -> BatchOutcome:
+        timer = DB_TRANSACTION_SECONDS.labels(decoded[0][0].topic)
         for attempt in self._retrying:
             with attempt, self._pool.connection() as conn, timer.time():
-                return apply_batch(conn, records, codec=self._codec, phi=self._phi)
+                return apply_events(conn, decoded)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    def _apply_isolating(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
+    def _isolate(self, decoded: Decoded, *, top: bool = True) -> BatchOutcome:
+        """Apply *decoded*; on a record error, split it until the refused records are alone."""
         try:
-            return self._apply(records)
-        except PERMANENT_ERRORS as batch_error:
-            logger.warning("batch of %d refused (%s); applying its records one by one",
-                           len(records), _reason(batch_error),
-                           extra={"event": "batch.isolating"})
-        outcome = BatchOutcome()
-        for record in records:
-            try:
-                single = self._apply([record])
-            except PERMANENT_ERRORS as exc:
-                outcome.poison.append(Poison(record, _reason(exc), type(exc).__name__,
-                                             "apply"))
-                continue
-            outcome.add(single)
+            return self._apply(decoded)
+        except Exception as exc:
+            if classify(exc) is not Scope.RECORD:
+                raise
+            if len(decoded) == 1:
+                record = decoded[0][0]
+                return BatchOutcome(poison=[Poison(record, describe(exc), type(exc).__name__,
+                                                   "apply")])
+            if top:
+                logger.warning("batch of %d refused (%s); splitting it to find the records "
+                               "refused on their own", len(decoded), describe(exc),
+                               extra={"event": "batch.isolating"})
+        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc(2)
+        middle = len(decoded) // 2
+        outcome = self._isolate(decoded[:middle], top=False)
+        outcome.add(self._isolate(decoded[middle:], top=False))
         return outcome
 
     def process(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
@@ -96,7 +106,16 @@ class BatchProcessor:
             return BatchOutcome()
         topic = records[0].topic
         started = time.perf_counter()
-        outcome = self._apply_isolating(records)
+        undecodable = BatchOutcome()
+        decoded = decode_records(self._codec, records, undecodable, phi=self._phi)
+        while True:
+            applied = self._isolate(decoded) if decoded else BatchOutcome()
+            through = applied.total - len(applied.poison)
+            if not self._breaker.trips(topic, refused=len(applied.poison), through=through):
+                break
+            self._breaker.pause()
+        outcome = undecodable
+        outcome.add(applied)
         if self._producer is not None:
             dead_letter(self._producer, outcome.poison)
         BATCH_SECONDS.labels(topic).observe(time.perf_counter() - started)
