@@ -122,27 +122,40 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
     ``emr.dlq.*`` headers are dropped, renamed originals restored, and ``emr.redrive.from``
     names the dead letter). A letter is sent only to :func:`redrive_target`; the others are
     skipped. The redrives are recorded in ``dlq_redrives`` in the same transaction that
-    waits for the broker: a dead letter already redriven is skipped unless *force*. A
-    redriven event the processor applied before is a duplicate there and changes nothing.
+    waits for the broker, by dead-letter and by source position: a record already
+    redriven — from this dead letter or from a repeat of it on the topic after a crash —
+    is skipped unless *force*. A redriven event the processor applied before is a
+    duplicate there and changes nothing.
     """
     who = operator or getpass.getuser()
     producer = EventProducer(settings.librdkafka())
     done = skipped = 0
     with psycopg.connect(settings.database_url, connect_timeout=10) as conn, \
             conn.transaction():
+        # One redrive at a time: the check for an earlier redrive of the same source
+        # position and the claim below must not interleave with another run's.
+        conn.execute("LOCK TABLE dlq_redrives IN SHARE ROW EXCLUSIVE MODE")
+        sent: set[tuple[str, int, int]] = set()
         for letter in letters:
             target = redrive_target(settings, letter)
-            if target is None:
-                skipped += 1
+            source = (letter.source_topic, letter.source_partition, letter.source_offset)
+            if target is None or source in sent:
+                skipped += 1  # nowhere to send it, or a repeat of a letter sent just now
+                continue
+            if not force and conn.execute(
+                    "SELECT 1 FROM dlq_redrives WHERE source_topic = %s "
+                    "AND source_partition = %s AND source_offset = %s", source).fetchone():
+                skipped += 1  # this record was redriven before (maybe from a repeat)
                 continue
             claimed = conn.execute(
                 "INSERT INTO dlq_redrives (dlq_topic, dlq_partition, dlq_offset, target_topic,"
-                " reason, redriven_by) VALUES (%s, %s, %s, %s, %s, %s) "
+                " reason, redriven_by, source_topic, source_partition, source_offset) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO "
                 + ("UPDATE SET redriven_at = emr_now(), redriven_by = excluded.redriven_by "
                    if force else "NOTHING ") + "RETURNING 1",
                 (letter.dlq_topic, letter.partition, letter.offset, target,
-                 letter.reason, who)).fetchone()
+                 letter.reason, who, *source)).fetchone()
             if claimed is None:
                 skipped += 1
                 continue
@@ -150,6 +163,7 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
             headers.append((REDRIVE_HEADER, letter.position.encode()))
             producer.produce(target, key=letter.record.key, value=letter.record.value,
                              headers=headers)
+            sent.add(source)
             done += 1
             on_progress(1)
         producer.flush()

@@ -39,6 +39,7 @@ from streams.sink import _sql
 from streams.sink.aggregates import TASKS, AggregateSpec, Identities, spec_for
 from streams.sink.merge import Row, jsonable, merge_event
 from streams.sink.records import ConsumedRecord, Poison
+from streams.sink.stored import bounded, oversized_state
 
 __all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records"]
 
@@ -201,11 +202,11 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
             outcomes[e.event_id] = "concurrent"
             conflicts.append((
                 spec.aggregate_type, e.aggregate_id, e.event_id,
-                Jsonb(before.vector_clock.as_dict()), Jsonb(e.vector_clock),
-                Jsonb(jsonable(before.values)),
-                Jsonb({"event_type": e.event_type, "origin_node": e.origin_node,
-                       "writes": jsonable(spec.writes(e))}),
-                Jsonb(jsonable(result.row.values)), _RULE))
+                Jsonb(bounded(before.vector_clock.as_dict())), Jsonb(bounded(e.vector_clock)),
+                Jsonb(bounded(jsonable(before.values))),
+                Jsonb(bounded({"event_type": e.event_type, "origin_node": e.origin_node,
+                       "writes": jsonable(spec.writes(e))})),
+                Jsonb(bounded(jsonable(result.row.values))), _RULE))
         elif result.changed or result.ordering is Ordering.AFTER:
             outcomes[e.event_id] = "applied"
         else:
@@ -213,9 +214,10 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
     merged = [r for r in rows.values() if r != before_batch[r.id]]
     if merged:
         conn.execute(spec.table.update, spec.update_params(merged))
+        states = [_state(spec, r) for r in merged]
         conn.execute(_sql.OUTBOX, (
             [spec.aggregate_type for _ in merged], [r.id for r in merged],
-            [Jsonb(_state(spec, r)) for r in merged]))
+            [Jsonb(s) for s in states], [oversized_state(s) for s in states]))
     if conflicts:
         conn.execute(_sql.CONFLICTS, tuple(list(col) for col in zip(*conflicts, strict=True)))
     return outcomes

@@ -25,6 +25,7 @@ from tenacity import Retrying, before_sleep_log, retry_if_exception, wait_expone
 from streams.contracts.codec import AvroCodec
 from streams.contracts.models import AnyEvent
 from streams.failures import Scope, classify, describe
+from streams.kafka.errors import ProduceRefusedError
 from streams.kafka.producer import EventProducer
 from streams.metrics import (
     BATCH_SECONDS,
@@ -34,9 +35,10 @@ from streams.metrics import (
     ISOLATION_TRANSACTIONS,
 )
 from streams.phi import PhiSealer
+from streams.sink import _sql
 from streams.sink.apply import BatchOutcome, apply_events, decode_records
 from streams.sink.breaker import PoisonBreaker
-from streams.sink.dead_letter import dead_letter
+from streams.sink.dead_letter import MAX_REASON_CHARS, dead_letter
 from streams.sink.records import ConsumedRecord, Poison
 
 __all__ = ["BatchProcessor"]
@@ -100,6 +102,31 @@ class BatchProcessor:
         outcome.add(self._isolate(decoded[middle:], top=False))
         return outcome
 
+    def _record(self, poison: Sequence[Poison]) -> None:
+        """One row per poison position in ``dead_letters`` (a repeat changes nothing)."""
+        for attempt in self._retrying:
+            with attempt, self._pool.connection() as conn, conn.transaction():
+                conn.execute(_sql.DEAD_LETTERS, (
+                    [p.record.topic for p in poison], [p.record.partition for p in poison],
+                    [p.record.offset for p in poison],
+                    [p.reason[:MAX_REASON_CHARS] for p in poison],
+                    [p.error_class for p in poison], [p.stage for p in poison]))
+
+    def _send(self, producer: EventProducer, poison: Sequence[Poison]) -> None:
+        """Write the dead letters; a broker away is waited out. A letter the broker refuses
+        for its size is sent alone, then bare (its own headers only: the source position
+        says where the record is)."""
+        for attempt in self._retrying:
+            with attempt:
+                try:
+                    dead_letter(producer, poison)
+                except ProduceRefusedError:
+                    for item in poison:
+                        try:
+                            dead_letter(producer, [item])
+                        except ProduceRefusedError:
+                            dead_letter(producer, [item], max_bytes=0)
+
     def process(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
         """Apply *records*; return once each is committed, a duplicate, or dead-lettered."""
         if not records:
@@ -116,8 +143,10 @@ class BatchProcessor:
             self._breaker.pause()
         outcome = undecodable
         outcome.add(applied)
-        if self._producer is not None:
-            dead_letter(self._producer, outcome.poison)
+        if outcome.poison:
+            self._record(outcome.poison)
+            if self._producer is not None:
+                self._send(self._producer, outcome.poison)
         BATCH_SECONDS.labels(topic).observe(time.perf_counter() - started)
         BATCH_SIZE.labels(topic).observe(len(records))
         for name, value in (("consumed", len(records)), ("applied", outcome.applied),

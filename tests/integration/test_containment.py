@@ -7,21 +7,35 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import ConnectionPool
 
+from streams import clock
 from streams.config import Settings
 from streams.contracts import AvroCodec, SchemaCatalogue
 from streams.contracts.models import TaskEvent
 from streams.failures import Scope, classify
 from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
+from streams.sink import ConsumedRecord
 from streams.sink.dead_letter import DLQ_MAX_BYTES
+from streams.sink.processor import BatchProcessor
 from tests.fixtures.processor import ProcessorFactory, wait_for
-from tests.integration.helpers import count, dead_letters, encode, lag, synthetic
+from tests.integration.helpers import (
+    CODEC,
+    count,
+    dead_letters,
+    encode,
+    lag,
+    produce,
+    synthetic,
+)
 from tests.unit.events_fixtures import every_event
 
 pytestmark = pytest.mark.integration
@@ -235,3 +249,184 @@ def test_a_refused_statement_is_classified_from_the_real_server(
                 conn.execute(statement)  # type: ignore[arg-type]
             assert classify(info.value) is scope, statement
             conn.execute("RESET statement_timeout")
+
+
+def _fresh(task_id: uuid.UUID | None = None, *, seconds_ago: float = 60.0,
+           **record_changes: Any) -> tuple[TaskEvent, bytes]:
+    """A valid task event stamped by the suite's clock, as a hostile adapter writes it."""
+    event = _task(**({"aggregate_id": task_id} if task_id else {}))
+    physical = clock.now_us() - int(seconds_ago * 1e6)
+    changes: dict[str, Any] = {
+        "hlc": {"physical_us": physical, "logical": 0, "node": "tablet-1"},
+        "occurred_at": datetime.fromtimestamp(physical / 1e6, UTC), **record_changes}
+    return event, _bytes(event, **changes)
+
+
+def test_merged_clocks_stay_within_what_the_reader_accepts(
+        emr_settings: Settings, processor_factory: ProcessorFactory) -> None:
+    # Case 2: six events with 256 new (long) node ids each grew the row's clock to 1,280
+    # entries; reading it back enforced 1,024 and crash-looped the worker.
+    task_id = uuid.uuid4()
+    producer = EventProducer(emr_settings.librdkafka())
+    topic = emr_settings.kafka.tasks_topic
+    for n in range(6):
+        wide = {f"device-{n}-{i:04}-" + "x" * 100: n * 1000 + i + 1 for i in range(256)}
+        event, value = _fresh(task_id, seconds_ago=60 - n, vector_clock=wide)
+        producer.produce(topic, key=str(task_id).encode(), value=value)
+    long_node, value = _fresh(vector_clock={"n" * 129: 1})
+    producer.produce(topic, key=str(long_node.aggregate_id).encode(), value=value)
+    after = synthetic(5, seed=124)
+    for event in after:
+        producer.produce(topic, key=str(event.aggregate_id).encode(), value=encode(event))
+    producer.flush()
+    processor = _run_until_consumed(emr_settings, processor_factory)
+    assert processor.stop() == 0
+    with psycopg.connect(emr_settings.database_url) as conn:
+        row = conn.execute("SELECT vector_clock FROM tasks WHERE id = %s",
+                           (task_id,)).fetchone()
+        biggest = conn.execute("SELECT max(pg_column_size(local_clock) + "
+                               "pg_column_size(remote_clock) + pg_column_size(local_state) "
+                               "+ pg_column_size(remote_state) + "
+                               "pg_column_size(resolved_state)) FROM conflicts").fetchone()
+    assert row is not None and len(row[0]) == 1024
+    # The entries kept are those with the greatest counters: the nodes of events 2 to 5.
+    assert min(row[0].values()) == 2 * 1000 + 1 and max(row[0].values()) == 5 * 1000 + 256
+    assert biggest is not None and (biggest[0] or 0) < 5 * 65_536
+    assert count(emr_settings.database_url, "processed_events") == 6 + len(after)
+    [letter] = dead_letters(emr_settings, 1, then_none=True)
+    assert b"max_node_id_chars" in _headers(letter)["emr.dlq.reason"]
+
+
+def test_a_state_too_large_to_publish_is_set_aside_and_blocks_nobody(
+        emr_settings: Settings, processor_factory: ProcessorFactory) -> None:
+    # Case 5: a 1.18 MB state failed the relay every tick and held every later state.
+    # Valid events, each within every input bound, that together make a state of about
+    # 930 KB: a description of 65,536 characters that JSON writes as 12 bytes each
+    # (\\ud834\\udd1e), and a merged clock of 1,024 node ids of 128 characters.
+    huge = "\U0001d11e" * 65_536
+    task_id = uuid.uuid4()
+    producer = EventProducer(emr_settings.librdkafka())
+    topic = emr_settings.kafka.tasks_topic
+    for n in range(4):
+        wide = {f"{n}-{i:04}-".ljust(128, "x"): i + 1 for i in range(256)}
+        payload = {**TEMPLATE.to_avro()["payload"][1], "description": huge if n == 3 else "ok"}
+        big_event, value = _fresh(task_id, seconds_ago=60 - n, vector_clock=wide,
+                                  payload=payload)
+        producer.produce(topic, key=str(task_id).encode(), value=value)
+    small = synthetic(3, seed=125)
+    for event in small:
+        producer.produce(topic, key=str(event.aggregate_id).encode(), value=encode(event))
+    producer.flush()
+    processor = _run_until_consumed(emr_settings, processor_factory)
+    url = emr_settings.database_url
+    wait_for(lambda: _one(url, "SELECT count(*) FROM state_outbox "
+                               "WHERE set_aside_at IS NULL") == 0,
+             timeout=60, what="every publishable state relayed", on_timeout=processor.output)
+    metrics = processor.http("/metrics")[1]
+    assert processor.stop() == 0
+    assert _one(url, "SELECT aggregate_id FROM state_outbox WHERE set_aside_at IS NOT NULL "
+                     "AND set_aside_reason LIKE 'state of % bytes is larger than 900000'"
+                ) == big_event.aggregate_id
+    assert "emr_streams_outbox_set_aside 1.0" in metrics
+    state_topic = f"{emr_settings.kafka.state_topic_prefix}.tasks.v1"
+    with RangeReader(emr_settings.librdkafka(), state_topic) as reader:
+        ranges = [PartitionRange(p, *reader.watermarks(p)) for p in reader.partitions()]
+        keys = {r.key for batch in reader.read(ranges) for r in batch}
+    assert {str(e.aggregate_id).encode() for e in small} <= keys
+    assert str(big_event.aggregate_id).encode() not in keys
+
+
+def _one(url: str, query: str) -> Any:
+    with psycopg.connect(url) as conn:
+        row = conn.execute(query).fetchone()  # type: ignore[arg-type]
+    return row[0] if row else None
+
+
+def test_a_dead_letter_repeated_after_a_crash_is_recorded_and_redriven_once(
+        emr_settings: Settings) -> None:
+    # Case 7: kill -9 between the dead letter and the offset commit repeats the dead
+    # letter on its topic; the database must hold it once and redrive must send it once.
+    # The crash window is reproduced exactly: the same batch processed twice.
+    topic = emr_settings.kafka.tasks_topic
+    good = synthetic(6, seed=126)
+    batch = [ConsumedRecord(topic=topic, partition=0, offset=i,
+                            key=str(e.aggregate_id).encode(), value=encode(e))
+             for i, e in enumerate(good)]
+    batch.insert(2, ConsumedRecord(topic=topic, partition=0, offset=100, key=None,
+                                   value=b"\xc3\x01junk"))
+    batch.insert(5, ConsumedRecord(topic=topic, partition=0, offset=101, key=None,
+                                   value=b"\x00\x00"))
+    with ConnectionPool(emr_settings.database_url, min_size=1, max_size=2,
+                        kwargs={"autocommit": True}, open=True) as pool:
+        processor = BatchProcessor(pool, EventProducer(emr_settings.librdkafka()), CODEC)
+        first = processor.process(batch)
+        again = processor.process(batch)  # the restart after the crash
+    assert len(first.poison) == len(again.poison) == 2 and again.duplicates == 6
+    assert len(dead_letters(emr_settings, 4, then_none=True)) == 4  # repeats on the topic
+    url = emr_settings.database_url
+    assert _one(url, "SELECT count(*) FROM dead_letters") == 2  # the database: once each
+    done = _cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
+                "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"redriven": 2, "skipped": 2}
+    again_cli = _cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
+                     "--json")
+    assert json.loads(again_cli.stdout) == {"redriven": 0, "skipped": 4}
+
+
+def test_a_defect_that_refuses_every_record_pauses_instead_of_flooding_the_dlq(
+        emr_settings: Settings, processor_factory: ProcessorFactory) -> None:
+    # The audit partition of this month is gone (a maintenance job that never ran): every
+    # record is refused. The breaker pauses the topic, /readyz says why, nothing is
+    # dead-lettered; once the partition is back, everything is applied.
+    url = emr_settings.database_url
+    month = f"audit_logs_p{clock.now():%Y%m}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE {month}")  # type: ignore[arg-type]
+    events = synthetic(120, seed=127)
+    producer = EventProducer(emr_settings.librdkafka())
+    for event in events:
+        producer.produce(emr_settings.kafka.tasks_topic, key=str(event.aggregate_id).encode(),
+                         value=encode(event))
+    producer.flush()
+    processor_factory.extra_env.update({"EMR_STREAMS_PROCESSOR_POISON_BREAKER": "20",
+                                        "EMR_STREAMS_PROCESSOR_MAINTENANCE": "false"})
+    processor = processor_factory.start()
+    wait_for(lambda: processor.http("/readyz")[1].startswith("paused"), timeout=120,
+             what="the breaker open", on_timeout=processor.output)
+    assert processor.http("/healthz")[0] == 200
+    assert "emr_streams_poison_breaker_open{topic=" in processor.http("/metrics")[1]
+    assert _one(url, "SELECT count(*) FROM dead_letters") == 0
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT count(*) FROM audit_logs_ensure_partitions()")
+    wait_for(lambda: lag(emr_settings) == 0, timeout=120, what="everything applied",
+             on_timeout=processor.output)
+    wait_for(lambda: processor.http("/readyz")[0] == 200, timeout=30, what="ready again")
+    assert processor.stop() == 0
+    assert count(url, "processed_events") == len(events)
+    assert _one(url, "SELECT count(*) FROM dead_letters") == 0
+    assert len(dead_letters(emr_settings, 0, then_none=True)) == 0
+
+
+def test_a_worker_killed_and_restarted_consumes_again_within_seconds(
+        emr_settings: Settings, processor_factory: ProcessorFactory) -> None:
+    # Case 8: after kill -9 the restarted worker consumed nothing for about 60 s (faust's
+    # session timeout). With a stable group instance id it rejoins at once.
+    processor_factory.extra_env["EMR_STREAMS_KAFKA_GROUP_INSTANCE_ID"] = "worker-0"
+    events = synthetic(100, seed=128)  # one adapter run: identities consistent
+    first, second = events[:50], events[50:]
+    produce(emr_settings, first)
+    processor = processor_factory.start()
+    wait_for(lambda: lag(emr_settings) == 0, timeout=120, what="the first events consumed",
+             on_timeout=processor.output)
+    processor.kill()
+    produce(emr_settings, second)
+    restarted = processor_factory.start()
+    started = time.monotonic()
+    wait_for(lambda: lag(emr_settings) == 0, timeout=120, what="the restart consuming",
+             on_timeout=restarted.output)
+    waited = time.monotonic() - started
+    assert restarted.stop() == 0
+    assert count(emr_settings.database_url, "processed_events") == 100, restarted.output()
+    # Process start-up included; the session timeout alone used to be 60 s.
+    assert waited < 40, f"{waited:.0f} s before the restarted worker consumed"
