@@ -14,6 +14,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from psycopg_pool import ConnectionPool
 
 from streams import clock
@@ -430,3 +432,60 @@ def test_a_worker_killed_and_restarted_consumes_again_within_seconds(
     assert count(emr_settings.database_url, "processed_events") == 100, restarted.output()
     # Process start-up included; the session timeout alone used to be 60 s.
     assert waited < 40, f"{waited:.0f} s before the restarted worker consumed"
+
+
+_NODE = st.text(alphabet="abcdefghij-0123456789", min_size=1, max_size=129)
+_TEXT = st.one_of(st.just(""), st.text(max_size=40),
+                  st.integers(65_530, 65_537).map(lambda n: "\u00e9" * n))
+
+
+@st.composite
+def _hostile(draw: st.DrawFn, aggregates: list[uuid.UUID]) -> tuple[bytes | None, list[Any],
+                                                                     bytes]:
+    """(key, headers, value) of one schema-valid event with adversarial values."""
+    task_id = draw(st.sampled_from(aggregates))
+    size = draw(st.sampled_from([0, 1, 255, 256, 257]))
+    prefix = draw(st.text(alphabet="xyz", min_size=1, max_size=3))
+    clock_ = {f"{prefix}{i}".ljust(draw(st.integers(1, 129)), "n"): i + 1 for i in range(size)}
+    payload = {**TEMPLATE.to_avro()["payload"][1], "description": draw(_TEXT)}
+    _, value = _fresh(task_id, seconds_ago=draw(st.floats(0, 3600)),
+                          vector_clock=clock_, payload=payload,
+                          origin_node=draw(_NODE))
+    key = draw(st.one_of(st.just(str(task_id).encode()), st.none(),
+                         st.binary(min_size=0, max_size=10).map(lambda b: b"k" + b)))
+    headers = draw(st.lists(st.tuples(st.sampled_from(["trace", "emr.dlq.topic",
+                                                       "emr.dlq.reason", "x"]),
+                                      st.one_of(st.binary(max_size=20),
+                                                st.just(b"h" * 300_000))), max_size=3))
+    return key, headers, value
+
+
+@settings(max_examples=6, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.data_too_large, HealthCheck.too_slow])
+@given(data=st.data())
+def test_hostile_streams_never_stop_the_processor_and_every_offset_ends_once(
+        emr_settings: Settings, processor_factory: ProcessorFactory, data: st.DataObject
+) -> None:
+    if not processor_factory.started:
+        processor_factory.start()
+    processor = processor_factory.started[0]
+    aggregates = [uuid.uuid4() for _ in range(3)]
+    batch = data.draw(st.lists(_hostile(aggregates), min_size=1, max_size=12))
+    producer = EventProducer({**emr_settings.librdkafka(), "message.max.bytes": "3000000"})
+    for key, headers, value in batch:
+        producer.produce(emr_settings.kafka.tasks_topic, key=key, value=value,
+                         headers=headers, partition=0)
+    producer.flush()
+    wait_for(lambda: lag(emr_settings) == 0, timeout=120, what="the hostile batch consumed",
+             on_timeout=processor.output)
+    assert processor.process.poll() is None and processor.http("/healthz")[0] == 200
+    with psycopg.connect(emr_settings.database_url) as conn:
+        applied = [r[0] for r in conn.execute(
+            'SELECT "offset" FROM processed_events WHERE "partition" = 0').fetchall()]
+        lettered = [r[0] for r in conn.execute(
+            "SELECT source_offset FROM dead_letters WHERE source_partition = 0").fetchall()]
+    with RangeReader(emr_settings.librdkafka(), emr_settings.kafka.tasks_topic) as reader:
+        high = reader.watermarks(0)[1]
+    # Every offset of the partition is in exactly one place (event ids are all distinct).
+    assert sorted(applied + lettered) == list(range(high))
