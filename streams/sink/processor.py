@@ -4,9 +4,9 @@ Every failure is decided by ``streams.failures.classify``:
 
 * transient infrastructure is retried with backoff for as long as it lasts (consumption
   waits, nothing is dead-lettered);
-* a record error makes the batch split in halves until each record that fails on its own
-  is found (k bad records among n cost O(k log n) transactions); those are dead-lettered,
-  every other record is applied;
+* a record error makes the batch split until each record that fails on its own is found
+  (in halves; at the top in chunks sized by the recent refusal rate: k bad records among
+  n cost O(k log n) transactions); those are dead-lettered, every other record applied;
 * a process error is raised: the worker stops rather than dead-letter good records.
 
 A batch in which every record is refused at the apply stage, after a run of such records,
@@ -67,6 +67,8 @@ class BatchProcessor:
         self._phi = phi
         self._producer = producer
         self._breaker = breaker or PoisonBreaker(0)
+        #: Moving average of the share of decoded records refused at the apply stage.
+        self._refusal_rate = 0.0
         self._retrying = Retrying(
             retry=retry_if_exception(_transient),
             wait=wait_exponential_jitter(multiplier=0.1, jitter=0.1, max=max_backoff),
@@ -96,11 +98,22 @@ class BatchProcessor:
                 logger.warning("batch of %d refused (%s); splitting it to find the records "
                                "refused on their own", len(decoded), describe(exc),
                                extra={"event": "batch.isolating"})
-        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc(2)
-        middle = len(decoded) // 2
-        outcome = self._isolate(decoded[:middle], top=False)
-        outcome.add(self._isolate(decoded[middle:], top=False))
+        parts = self._split(decoded, top=top)
+        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc(len(parts))
+        outcome = BatchOutcome()
+        for part in parts:
+            outcome.add(self._isolate(part, top=False))
         return outcome
+
+    def _split(self, decoded: Decoded, *, top: bool) -> list[Decoded]:
+        """Halves; at the top, chunks of about one refused record each when the recent
+        refusal rate says so (1% refused: chunks of 100), so a steady trickle of refused
+        records costs a few chunks and short splits instead of a split of the whole."""
+        size = len(decoded) // 2
+        if top and self._refusal_rate > 0:
+            size = max(2, min(size, round(1 / self._refusal_rate)))
+        size = max(1, size)
+        return [decoded[i:i + size] for i in range(0, len(decoded), size)]
 
     def _record(self, poison: Sequence[Poison]) -> None:
         """One row per poison position in ``dead_letters`` (a repeat changes nothing)."""
@@ -141,6 +154,9 @@ class BatchProcessor:
             if not self._breaker.trips(topic, refused=len(applied.poison), through=through):
                 break
             self._breaker.pause()
+        if decoded:
+            share = len(applied.poison) / len(decoded)
+            self._refusal_rate = 0.8 * self._refusal_rate + 0.2 * share
         outcome = undecodable
         outcome.add(applied)
         if outcome.poison:
