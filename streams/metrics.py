@@ -33,4 +33,5 @@ BREAKER_OPEN = Gauge("emr_streams_poison_breaker_open",
                      "1 while consumption of a topic is paused by the poison-rate breaker.",
                      ["topic"])
 ISOLATION_TRANSACTIONS = Counter("emr_streams_isolation_transactions_total",
-                                 "Transactions spent splitting refused batches.", ["topic"])
+                                 "Parts (savepoints) applied while splitting refused batches.",
+                                 ["topic"])

@@ -41,7 +41,7 @@ from streams.sink.merge import Row, jsonable, merge_event
 from streams.sink.records import ConsumedRecord, Poison
 from streams.sink.stored import bounded, oversized_state
 
-__all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records"]
+__all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records", "write_identities"]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 _EMRS = frozenset({"EPIC", "CERNER", "GENERIC_FHIR"})
@@ -141,7 +141,7 @@ def apply_events(conn: Conn, decoded: Sequence[tuple[ConsumedRecord, AnyEvent]]
             by_spec: dict[str, list[AnyEvent]] = defaultdict(list)
             for _, e in fresh:
                 by_spec[e.schema_name].append(e)
-            _write_identities(conn, fresh)
+            write_identities(conn, fresh)
             outcomes: dict[UUID, str] = {}
             for schema, events in sorted(by_spec.items()):
                 outcomes.update(_merge(conn, spec_for(schema), events))
@@ -156,7 +156,9 @@ def apply_events(conn: Conn, decoded: Sequence[tuple[ConsumedRecord, AnyEvent]]
     return outcome
 
 
-def _write_identities(conn: Conn, fresh: list[tuple[ConsumedRecord, AnyEvent]]) -> None:
+def write_identities(conn: Conn, fresh: Sequence[tuple[ConsumedRecord, AnyEvent]]) -> None:
+    """Get-or-create the departments, users, patients, shifts and tasks *fresh* names
+    (step 2 of :func:`apply_batch`)."""
     ids = Identities()
     for _, e in fresh:
         spec_for(e.schema_name).collect(e, ids)

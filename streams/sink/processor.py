@@ -18,7 +18,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
+import psycopg
 from psycopg_pool import ConnectionPool
 from tenacity import Retrying, before_sleep_log, retry_if_exception, wait_exponential_jitter
 
@@ -36,7 +38,7 @@ from streams.metrics import (
 )
 from streams.phi import PhiSealer
 from streams.sink import _sql
-from streams.sink.apply import BatchOutcome, apply_events, decode_records
+from streams.sink.apply import BatchOutcome, apply_events, decode_records, write_identities
 from streams.sink.breaker import PoisonBreaker
 from streams.sink.dead_letter import MAX_REASON_CHARS, dead_letter
 from streams.sink.records import ConsumedRecord, Poison
@@ -46,6 +48,7 @@ __all__ = ["BatchProcessor"]
 logger = logging.getLogger(__name__)
 
 Decoded = Sequence[tuple[ConsumedRecord, AnyEvent]]
+Conn = psycopg.Connection[tuple[Any, ...]]
 
 
 def _transient(exc: BaseException) -> bool:
@@ -83,27 +86,85 @@ class BatchProcessor:
                 return apply_events(conn, decoded)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    def _isolate(self, decoded: Decoded, *, top: bool = True) -> BatchOutcome:
-        """Apply *decoded*; on a record error, split it until the refused records are alone."""
+    def _isolate(self, decoded: Decoded) -> BatchOutcome:
+        """Apply *decoded*; on a record error, split it until the refused records are alone.
+
+        The split runs in one transaction: each part is a savepoint, so a part that fails
+        costs its statements and a rollback to the savepoint, not a transaction and a
+        commit of its own; the parts that went through commit together at the end.
+        """
+        # With refusals expected in this batch (the recent rate times its size), the whole
+        # batch would only be refused once more: go straight to the split.
+        if self._refusal_rate * len(decoded) < 1 or len(decoded) == 1:
+            try:
+                return self._apply(decoded)
+            except Exception as exc:
+                if classify(exc) is not Scope.RECORD:
+                    raise
+                if len(decoded) == 1:
+                    return self._refused(decoded[0][0], exc)
+                logger.warning("batch of %d refused (%s); splitting it to find the records "
+                               "refused on their own", len(decoded), describe(exc),
+                               extra={"event": "batch.isolating"})
+        timer = DB_TRANSACTION_SECONDS.labels(decoded[0][0].topic)
+        for attempt in self._retrying:
+            with attempt, self._pool.connection() as conn, timer.time(), conn.transaction():
+                return self._split_apply(conn, decoded, top=True)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    @staticmethod
+    def _refused(record: ConsumedRecord, exc: BaseException) -> BatchOutcome:
+        return BatchOutcome(poison=[Poison(record, describe(exc), type(exc).__name__,
+                                           "apply")])
+
+    def _split_apply(self, conn: Conn, decoded: Decoded, *, top: bool) -> BatchOutcome:
+        outcome = BatchOutcome()
+        if top:
+            # Most refusals are an identity snapshot the database refuses (a trigger, a
+            # unique or foreign key): find those with probes of that step alone (a few
+            # statements, always rolled back), then apply what is left in one part.
+            outcome.poison.extend(self._probe_identities(conn, decoded, top=True))
+            refused = {id(p.record) for p in outcome.poison}
+            decoded = [pair for pair in decoded if id(pair[0]) not in refused]
+            if not decoded:
+                return outcome
+            try:
+                outcome.add(apply_events(conn, decoded))  # a savepoint
+                return outcome
+            except Exception as exc:
+                if classify(exc) is not Scope.RECORD:
+                    raise
+                if len(decoded) == 1:
+                    outcome.add(self._refused(decoded[0][0], exc))
+                    return outcome
+        parts = self._split(decoded, top=top)
+        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc(len(parts))
+        for part in parts:
+            try:
+                outcome.add(apply_events(conn, part))  # a savepoint inside the transaction
+            except Exception as exc:
+                if classify(exc) is not Scope.RECORD:
+                    raise
+                outcome.add(self._refused(part[0][0], exc) if len(part) == 1
+                            else self._split_apply(conn, part, top=False))
+        return outcome
+
+    def _probe_identities(self, conn: Conn, decoded: Decoded, *, top: bool) -> list[Poison]:
+        """The records whose identity snapshots the database refuses on their own."""
+        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc()
         try:
-            return self._apply(decoded)
+            with conn.transaction(force_rollback=True):
+                write_identities(conn, decoded)
+            return []
         except Exception as exc:
             if classify(exc) is not Scope.RECORD:
                 raise
             if len(decoded) == 1:
-                record = decoded[0][0]
-                return BatchOutcome(poison=[Poison(record, describe(exc), type(exc).__name__,
-                                                   "apply")])
-            if top:
-                logger.warning("batch of %d refused (%s); splitting it to find the records "
-                               "refused on their own", len(decoded), describe(exc),
-                               extra={"event": "batch.isolating"})
-        parts = self._split(decoded, top=top)
-        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc(len(parts))
-        outcome = BatchOutcome()
-        for part in parts:
-            outcome.add(self._isolate(part, top=False))
-        return outcome
+                return self._refused(decoded[0][0], exc).poison
+        found: list[Poison] = []
+        for part in self._split(decoded, top=top):
+            found.extend(self._probe_identities(conn, part, top=False))
+        return found
 
     def _split(self, decoded: Decoded, *, top: bool) -> list[Decoded]:
         """Halves; at the top, chunks of about one refused record each when the recent
