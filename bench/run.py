@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from bench.events import Encoded, workload  # noqa: E402
 from streams.config import ClockSettings, StackSettings  # noqa: E402
 from streams.contracts import AvroCodec, SchemaCatalogue  # noqa: E402
-from streams.contracts.models import event_from_avro  # noqa: E402
+from streams.contracts.models import TaskEvent, event_from_avro  # noqa: E402
 from streams.db.migrate import MigrationRunner  # noqa: E402
 from streams.devstack import LocalStack  # noqa: E402
 from streams.devstack.kafka import KAFKA_VERSION  # noqa: E402
@@ -209,6 +209,44 @@ class Bench:
             conn.commit()
         return len(events) / (time.perf_counter() - started)
 
+    def run_refused(self, messages: list[Encoded]) -> float:
+        """Replay of the same workload where 1% of the task events are refused by the
+        database (a patient snapshot whose MRN the trigger rejects): records/s."""
+        codec = AvroCodec(SchemaCatalogue())
+        topics = {k: f"{v}.refused" for k, v in self.topics.items()}
+        self.make_topics(topics)
+        spoiled: list[Encoded] = []
+        tasks = 0
+        for m in messages:
+            if m.schema == "task_event":
+                tasks += 1
+                if tasks % 100 == 0:
+                    decoded = codec.decode(m.value)
+                    event = event_from_avro(decoded.schema, decoded.record)
+                    assert isinstance(event, TaskEvent)
+                    patient = event.task.patient.model_copy(update={
+                        "id": uuid.uuid4(), "mrn": "lower-case-mrn",
+                        "emr_id": f"refused-{tasks}"})
+                    bad = event.model_copy(update={"task": event.task.model_copy(
+                        update={"patient": patient})})
+                    m = Encoded(m.schema, m.key, codec.encode("task_event", bad.to_avro()),
+                                m.event_id)
+            spoiled.append(m)
+        self.produce(spoiled, topics)
+        return self.replay_rate(self.database(), topics)
+
+    def replay_rate(self, url: str, topics: dict[str, str]) -> float:
+        started = time.perf_counter()
+        read = 0
+        for topic in topics.values():
+            result = subprocess.run([PY, "-m", "streams.cli.main", "replay", "--topic", topic,
+                                     "--json", "--batch-size", "5000", "--checkpoint",
+                                     str(ROOT / ".stack" / f"{topic}.json")],
+                                    env=self.env(url, "unused", topics), capture_output=True,
+                                    text=True, cwd=ROOT, check=True)
+            read += json.loads(result.stdout)["read"]
+        return read / (time.perf_counter() - started)
+
     def run_replay(self, distinct: int) -> float:
         url = self.database()
         started = time.perf_counter()
@@ -308,7 +346,8 @@ class Bench:
             for name in self.databases:
                 conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
                              .format(sql.Identifier(name)))
-        names = [*self.topics.values(), *(f"{t}.dlq" for t in self.topics.values()),
+        inputs = [*self.topics.values(), *(f"{t}.refused" for t in self.topics.values())]
+        names = [*inputs, *(f"{t}.dlq" for t in inputs),
                  *(f"{self.prefix}.state.{s}.v1" for s in ("tasks", "handovers",
                                                           "verifications"))]
         delete_topics(self.bootstrap, names)
@@ -357,6 +396,7 @@ def main() -> None:
         r.figures["processor_1"], r.figures["rss_1_mib"] = bench.run_processors(1, distinct)
         r.figures["processor_2"], r.figures["rss_2_mib"] = bench.run_processors(2, distinct)
         r.figures["replay"] = bench.run_replay(distinct)
+        r.figures["replay_refused_1pct"] = bench.run_refused(messages)
         r.figures["naive"] = bench.run_naive()
         quix = bench.run_quix(len(messages))
         if quix is not None:

@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     FilePath,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     SecretStr,
@@ -97,6 +98,16 @@ class KafkaSettings(BaseSettings):
     schemas_dir: Path | None = Field(
         None, description="Folder of the .avsc files (default: schemas/ of the source).")
     group_id: str = "emr-streams-processor"
+    group_instance_id: str | None = Field(
+        None, description="Static group membership: a restarted worker with the same id "
+                          "gets its partitions back at once, without a rebalance (one id "
+                          "per worker, stable across restarts, e.g. the pod name).")
+    session_timeout: PositiveFloat = Field(
+        10.0, description="Seconds without a heartbeat before the broker gives a dead "
+                          "worker's partitions to another (a kill -9 costs this long).")
+    heartbeat_interval: PositiveFloat = Field(
+        3.0, description="Seconds between the worker's heartbeats (below a third of "
+                         "session_timeout).")
     topic_partitions: PositiveInt = 3
 
     @property
@@ -185,6 +196,9 @@ class ProcessorSettings(BaseSettings):
                                                     "(0.0.0.0 in a container).")
     outbox_interval: PositiveFloat = Field(
         0.5, description="Seconds between runs of the state-topic relay.")
+    poison_breaker: NonNegativeInt = Field(
+        100, description="Records refused in a row at the apply stage before consumption of "
+                         "the topic pauses instead of dead-lettering (0: never pause).")
     maintenance: bool = Field(
         True, description="Run audit maintenance in the worker (at start, then hourly). It "
                           "needs the schema owner's rights: turn it off when the worker "
@@ -225,6 +239,8 @@ class LimitsSettings(BaseSettings):
         1_000, description="Most items in one array (handed-over tasks, checks, fields).")
     max_clock_entries: PositiveInt = Field(
         256, description="Most nodes in an event's vector clock.")
+    max_node_id_chars: PositiveInt = Field(
+        128, description="Longest node id (vector clock key, hlc.node, origin_node).")
     max_clock_counter: int = Field(
         2**53 - 1, ge=0, lt=2**63,
         description="Largest vector clock counter and HLC logical counter (JSON-safe).")

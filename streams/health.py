@@ -20,7 +20,13 @@ class HealthState:
     def __init__(self) -> None:
         self.started = False
         self.failure: str | None = None
+        #: Why consumption is paused (the poison-rate breaker), or None.
+        self.paused: str | None = None
         self._lock = threading.Lock()
+
+    def set_paused(self, reason: str | None) -> None:
+        with self._lock:
+            self.paused = reason
 
     def mark_started(self) -> None:
         with self._lock:
@@ -35,8 +41,9 @@ class HealthServer:
     """A small threaded HTTP server on *port* (loopback by default) in a daemon thread.
 
     ``/healthz`` answers 200 while no agent has failed (Kubernetes liveness: restart on 500);
-    ``/readyz`` answers 200 once the worker started and *database_ok* returns True
-    (readiness: no traffic while the database is unreachable); ``/metrics`` is Prometheus.
+    ``/readyz`` answers 200 once the worker started, while consumption is not paused (the
+    poison-rate breaker) and *database_ok* returns True (readiness: no traffic while the
+    database is unreachable); ``/metrics`` is Prometheus.
     """
 
     def __init__(self, state: HealthState, database_ok: Callable[[], bool], *, port: int,
@@ -85,6 +92,8 @@ def _handler(state: HealthState, database_ok: Callable[[], bool]
                     self._send(503, b"failed\n")
                 elif not state.started:
                     self._send(503, b"starting\n")
+                elif state.paused is not None:
+                    self._send(503, f"paused: {state.paused}\n".encode())
                 elif not database_ok():
                     self._send(503, b"database unreachable\n")
                 else:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
-    "BATCH_SECONDS", "BATCH_SIZE", "CONSUMER_LAG", "DB_TRANSACTION_SECONDS", "EVENTS",
-    "OUTBOX_PENDING", "STATE_PUBLISHED",
+    "BATCH_SECONDS", "BATCH_SIZE", "BREAKER_OPEN", "CONSUMER_LAG", "DB_TRANSACTION_SECONDS",
+    "EVENTS", "ISOLATION_TRANSACTIONS", "OUTBOX_PENDING",
+    "OUTBOX_SET_ASIDE", "STATE_PUBLISHED",
 ]
 
 #: Records by topic and outcome: consumed, applied, duplicate, stale, concurrent,
@@ -24,5 +25,13 @@ CONSUMER_LAG = Gauge("emr_streams_consumer_lag", "Records not yet committed by t
                      ["topic", "partition"])
 OUTBOX_PENDING = Gauge("emr_streams_outbox_pending",
                        "Merged states committed but not yet on their state topic.")
+OUTBOX_SET_ASIDE = Gauge("emr_streams_outbox_set_aside",
+                         "Merged states set aside: too large to publish (state_outbox).")
 STATE_PUBLISHED = Counter("emr_streams_state_published_total",
                           "Merged states published to the state topics.", ["aggregate"])
+BREAKER_OPEN = Gauge("emr_streams_poison_breaker_open",
+                     "1 while consumption of a topic is paused by the poison-rate breaker.",
+                     ["topic"])
+ISOLATION_TRANSACTIONS = Counter("emr_streams_isolation_transactions_total",
+                                 "Parts (savepoints) applied while splitting refused batches.",
+                                 ["topic"])

@@ -18,6 +18,9 @@ def create_app(settings: Settings) -> faust.App:
       instead of restarting the agent, which would ack and skip the failed events;
     * topics are created by ``emr-streams topics create``, never by faust;
     * no leader topic, no tables, no web server: nothing but consumption;
+    * the group session: ``EMR_STREAMS_KAFKA_SESSION_TIMEOUT`` (10 s, not faust's 60 s: a
+      killed worker's partitions move on within seconds) and, with
+      ``EMR_STREAMS_KAFKA_GROUP_INSTANCE_ID``, static membership (a restart rejoins at once);
     * ``broker_credentials`` from the ``EMR_STREAMS_KAFKA_SSL_*`` / ``_SASL_*`` settings, the
       same the confluent clients get from ``Settings.librdkafka()``.
     """
@@ -33,6 +36,9 @@ def create_app(settings: Settings) -> faust.App:
         web_enabled=False,
         agent_supervisor=mode.CrashingSupervisor,
         broker_commit_interval=settings.processor.commit_interval,
+        broker_session_timeout=settings.kafka.session_timeout,
+        broker_heartbeat_interval=settings.kafka.heartbeat_interval,
+        consumer_group_instance_id=settings.kafka.group_instance_id,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=True,
     )

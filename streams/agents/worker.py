@@ -17,6 +17,7 @@ from streams.health import HealthServer, HealthState
 from streams.kafka.producer import EventProducer
 from streams.kafka.schema_registry import codec_for
 from streams.phi import PhiSealer
+from streams.sink.breaker import PoisonBreaker
 from streams.sink.processor import BatchProcessor
 from streams.topology import input_topics
 
@@ -36,9 +37,10 @@ def run_worker(settings: Settings) -> None:
                           kwargs={"autocommit": True}, open=False, name="emr-streams")
     dead_letters = EventProducer(settings.librdkafka())
     states = EventProducer(settings.librdkafka())
-    processor = BatchProcessor(pool, dead_letters, codec_for(settings),
-                               phi=PhiSealer.for_sink(settings))
     health = HealthState()
+    breaker = PoisonBreaker(settings.processor.poison_breaker, on_change=health.set_paused)
+    processor = BatchProcessor(pool, dead_letters, codec_for(settings),
+                               phi=PhiSealer.for_sink(settings), breaker=breaker)
     app = create_app(settings)
     for topic in input_topics(settings):
         register_ingest_agent(app, settings, topic, processor, on_crash=health.mark_failed)
@@ -69,6 +71,7 @@ def run_worker(settings: Settings) -> None:
                               redirect_stdouts=False, quiet=True)
         worker.execute_from_commandline()
     finally:
+        breaker.stop()
         if server is not None:
             server.stop()
         pool.close()

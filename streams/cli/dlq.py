@@ -7,7 +7,7 @@ import typer
 from streams.cli._common import emit_json, fail, load_settings, reports_errors
 from streams.cli._progress import progress_bar
 from streams.kafka.schema_registry import codec_for
-from streams.ops.dlq import DeadLetter, read_dead_letters, redrive
+from streams.ops.dlq import DeadLetter, read_dead_letters, redrive, redrive_target
 from streams.topology import dead_letter_topic
 
 app = typer.Typer(help="Dead-letter topics (<input topic>.dlq): list, show, redrive.",
@@ -96,12 +96,18 @@ def redrive_(
                       from_offset=from_offset, to_offset=to_offset, reason=reason,
                       event_type=event_type)
     if dry_run:
+        plan = [(d, redrive_target(settings, d)) for d in letters if force or not d.redriven]
         if as_json:
-            emit_json({"would_redrive": [d.summary() for d in letters if not d.redriven
-                                         or force]})
+            emit_json({"dry_run": True, "would_redrive": [
+                d.summary() | {"target": target} for d, target in plan if target],
+                "would_skip": [d.position for d, target in plan if not target]})
         else:
-            for d in letters:
-                typer.echo(f"would redrive {d.position}{' (again)' if d.redriven else ''}")
+            typer.echo(f"dry run: nothing is sent ({len(plan)} selected)")
+            for d, target in plan:
+                typer.echo(f"would redrive {d.position} -> {target}"
+                           f"{' (again)' if d.redriven else ''}" if target else
+                           f"would skip {d.position}: no input topic of this project to "
+                           "send it to, or no value")
         return
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task("redrive", total=len(letters))
@@ -110,4 +116,5 @@ def redrive_(
     if as_json:
         emit_json({"redriven": done, "skipped": skipped})
     else:
-        typer.echo(f"redriven {done}; skipped {skipped} (already redriven or no source)")
+        typer.echo(f"redriven {done}; skipped {skipped} (already redriven, no value, or no "
+                   "input topic of this project to send it to)")

@@ -16,8 +16,9 @@ from streams.ops.status import collect_status
 def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Throughput, lag, dead letters, recent errors and the database, on one screen.
 
-    Database reachability, events applied in the last 1 and 5 minutes, the state outbox
-    backlog, and per input topic the group's lag, dead-letter count and the latest
+    Database reachability, events applied in the last 1 and 5 minutes, records
+    dead-lettered (database), the state outbox backlog and the states set aside, and per
+    input topic the group's lag, dead-letter count and the latest
     dead-letter reasons. Exit code 1 when the database is unreachable.
     """
     report = collect_status(load_settings())
@@ -29,7 +30,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
         console.print(f"database: {database}")
         console.print(f"applied: {report.applied_last_minute} in the last minute, "
                       f"{report.applied_last_5_minutes} in 5 minutes, {report.events_total} "
-                      f"in all; state outbox backlog: {report.outbox_pending}")
+                      f"in all; dead-lettered: {report.dead_lettered}; state outbox backlog: "
+                      f"{report.outbox_pending}, set aside (too large to publish): "
+                      f"{report.outbox_set_aside}")
         table = Table("topic", "lag", "dead letters", "recent errors")
         for t in report.topics:
             table.add_row(t.topic, str(t.lag), str(t.dead_letters),

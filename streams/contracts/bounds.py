@@ -44,6 +44,7 @@ class Limits:
     max_string_chars: int = 65_536
     max_array_items: int = 1_000
     max_clock_entries: int = 256
+    max_node_id_chars: int = 128
     max_clock_counter: int = MAX_CLOCK_COUNTER
     max_future_skew: float = 300.0
     min_date: date = date(1900, 1, 1)
@@ -51,7 +52,7 @@ class Limits:
 
     def __post_init__(self) -> None:
         for name in ("max_message_bytes", "max_string_chars", "max_array_items",
-                     "max_clock_entries"):
+                     "max_clock_entries", "max_node_id_chars"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer")
@@ -107,6 +108,9 @@ def check_record(schema: str, record: Mapping[str, Any], limits: Limits, *,
     hlc = record.get("hlc")
     if isinstance(hlc, Mapping):
         _check_hlc(schema, hlc, limits, latest_us)
+    origin = record.get("origin_node")
+    if isinstance(origin, str):
+        _check_node(schema, "origin_node", origin, limits)
     occurred_at = record.get("occurred_at")
     if isinstance(occurred_at, datetime) and _epoch_us(occurred_at) > latest_us:
         raise BoundsError(f"{schema}: occurred_at is more than max_future_skew "
@@ -188,14 +192,25 @@ def _check_clock(schema: str, clock: Any, limits: Limits) -> None:
                           f"({limits.max_clock_entries}) entries")
     for node, counter in clock.items():
         if isinstance(node, str):
-            _check_string(schema, "vector_clock (node id)", node, limits)
+            _check_node(schema, "vector_clock (node id)", node, limits)
         if isinstance(counter, int) and not 0 <= counter <= limits.max_clock_counter:
             raise BoundsError(f"{schema}: a vector_clock counter is outside "
                               f"0..max_clock_counter ({limits.max_clock_counter})")
 
 
+def _check_node(schema: str, path: str, node: str, limits: Limits) -> None:
+    # Node ids are stored in every merged clock and conflict row: short and never empty.
+    if not 1 <= len(node) <= limits.max_node_id_chars:
+        raise BoundsError(f"{schema}: {path} is empty or longer than max_node_id_chars "
+                          f"({limits.max_node_id_chars})")
+    _check_string(schema, path, node, limits)
+
+
 def _check_hlc(schema: str, hlc: Mapping[str, Any], limits: Limits, latest_us: int) -> None:
     physical, logical = hlc.get("physical_us"), hlc.get("logical")
+    node = hlc.get("node")
+    if isinstance(node, str):
+        _check_node(schema, "hlc.node", node, limits)
     if isinstance(physical, int):
         if physical > latest_us:
             raise BoundsError(f"{schema}: hlc.physical_us is more than max_future_skew "

@@ -143,7 +143,9 @@ class SchemaCatalogue:
             return self._by_fingerprint[value]
         except KeyError:
             raise UnknownSchemaError(
-                f"unknown schema fingerprint {value.hex()} (not in {self.folder})") from None
+                # No folder path: this reason goes into dead-letter headers and logs.
+                f"unknown schema fingerprint {value.hex()} (not in the processor's schema "
+                "catalogue)") from None
 
     def by_full_name(self, full_name: str) -> str:
         """The catalogue name (folder) whose latest version is the record *full_name*."""

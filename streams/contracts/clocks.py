@@ -138,6 +138,21 @@ class VectorClock:
                 counters[node] = counter
         return VectorClock(tuple(counters.items()))
 
+    def truncated(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> VectorClock:
+        """Keep the *max_entries* entries with the greatest ``(counter, node)``.
+
+        The stored clock's bound. The rule commutes with :meth:`merge`: truncating after
+        every merge gives the truncation of the merge of all clocks, in any order (a node
+        dropped once is outranked by *max_entries* others whose counters only grow, so it
+        can come back only with a counter that ranks it in again). Comparisons against a
+        truncated clock can call an event concurrent that was not: a conflict row for
+        review, never a lost write (fields merge by HLC, not by this clock).
+        """
+        if len(self.entries) <= max_entries:
+            return self
+        kept = sorted(self.entries, key=lambda e: (e[1], e[0]), reverse=True)[:max_entries]
+        return VectorClock(tuple(sorted(kept)))
+
     def compare(self, other: VectorClock) -> Ordering:
         """Return how ``self`` relates to ``other`` under happened-before.
 

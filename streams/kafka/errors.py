@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from streams.errors import RetriableError, StreamsError
 
-__all__ = ["KafkaAdminError", "KafkaLayerError", "ProduceError"]
+__all__ = ["KafkaAdminError", "KafkaLayerError", "ProduceError", "ProduceRefusedError"]
 
 
 class KafkaLayerError(StreamsError):
@@ -16,4 +16,9 @@ class KafkaAdminError(KafkaLayerError):
 
 
 class ProduceError(KafkaLayerError, RetriableError):
-    """A message could not be delivered to the broker."""
+    """A message could not be delivered to the broker (for now: retry)."""
+
+
+class ProduceRefusedError(KafkaLayerError):
+    """The client or the broker refused a message for what it is (too large, invalid):
+    retrying the same message cannot help."""

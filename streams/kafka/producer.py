@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from streams.kafka.errors import ProduceError
+from streams.kafka.errors import ProduceError, ProduceRefusedError
 
 __all__ = ["EventProducer"]
 
 logger = logging.getLogger(__name__)
+
+
+#: Errors that say the message itself is refused: retrying it cannot help.
+_REFUSED = frozenset({KafkaError.MSG_SIZE_TOO_LARGE, KafkaError.INVALID_RECORD,
+                      KafkaError.INVALID_MSG, KafkaError.INVALID_MSG_SIZE})
 
 
 class EventProducer:
@@ -32,10 +37,13 @@ class EventProducer:
         self._producer = Producer(conf)
         self.delivered = 0
         self._failures: list[str] = []
+        self._refused = 0
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
             self._failures.append(f"{msg.topic()}: {err.str()}")
+            if err.code() in _REFUSED:
+                self._refused += 1
         else:
             self.delivered += 1
 
@@ -59,13 +67,26 @@ class EventProducer:
                 break
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: let deliveries drain
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if isinstance(error, KafkaError) and error.code() in _REFUSED:
+                    raise ProduceRefusedError(f"{topic}: {error.str()}") from exc
+                raise ProduceError(f"{topic}: {exc}") from exc
         self._producer.poll(0)
 
     def flush(self, timeout: float = 30.0) -> None:
-        """Wait for every queued message; raise ProduceError if any failed or is still queued."""
+        """Wait for every queued message; raise if any failed or is still queued.
+
+        ProduceRefusedError when every failure is a refusal of the message itself (too
+        large, invalid); ProduceError (retriable) otherwise.
+        """
         remaining = self._producer.flush(timeout)
         if remaining:
             raise ProduceError(f"{remaining} message(s) not delivered within {timeout:.0f}s")
         if self._failures:
             failures, self._failures = self._failures, []
-            raise ProduceError(f"{len(failures)} message(s) failed: {failures[0]}")
+            refused, self._refused = self._refused, 0
+            message = f"{len(failures)} message(s) failed: {failures[0]}"
+            if refused == len(failures):
+                raise ProduceRefusedError(message)
+            raise ProduceError(message)

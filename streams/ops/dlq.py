@@ -14,10 +14,11 @@ from streams.contracts.errors import DecodeError
 from streams.contracts.models import event_from_avro
 from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
-from streams.sink.dead_letter import DLQ_HEADER_PREFIX, VALUE_OMITTED_HEADER
+from streams.sink.dead_letter import original_headers, parse_letter
 from streams.sink.records import ConsumedRecord
+from streams.topology import dead_letter_topic, input_topics
 
-__all__ = ["DeadLetter", "read_dead_letters", "redrive"]
+__all__ = ["DeadLetter", "read_dead_letters", "redrive", "redrive_target"]
 
 REDRIVE_HEADER = "emr.redrive.from"
 
@@ -39,6 +40,7 @@ class DeadLetter:
     dead_lettered_at_ms: int | None
     event_type: str | None
     event_id: str | None
+    value_omitted: bool = False
     redriven: bool = False
 
     @property
@@ -54,13 +56,6 @@ class DeadLetter:
                 "event_id": self.event_id, "redriven": self.redriven}
 
 
-def _header(record: ConsumedRecord, name: str) -> str:
-    for key, value in record.headers:
-        if key == DLQ_HEADER_PREFIX + name and value is not None:
-            return value.decode(errors="replace")
-    return ""
-
-
 def _letter(record: ConsumedRecord, codec: AvroCodec, redriven: set[tuple[str, int, int]]
             ) -> DeadLetter:
     event_type = event_id = None
@@ -70,17 +65,27 @@ def _letter(record: ConsumedRecord, codec: AvroCodec, redriven: set[tuple[str, i
         event_type, event_id = event.event_type, str(event.event_id)
     except DecodeError:
         pass
-    at = _header(record, "dead_lettered_at_ms")
+    meta = parse_letter(record)
     return DeadLetter(
         dlq_topic=record.topic, partition=record.partition, offset=record.offset,
-        record=record, reason=_header(record, "reason"),
-        error_class=_header(record, "error_class"), stage=_header(record, "stage"),
-        source_topic=_header(record, "topic"),
-        source_partition=int(_header(record, "partition") or -1),
-        source_offset=int(_header(record, "offset") or -1),
-        dead_lettered_at_ms=int(at) if at.isdigit() else None, event_type=event_type,
-        event_id=event_id,
+        record=record, reason=meta.reason, error_class=meta.error_class, stage=meta.stage,
+        source_topic=meta.source_topic, source_partition=meta.source_partition,
+        source_offset=meta.source_offset, dead_lettered_at_ms=meta.dead_lettered_at_ms,
+        event_type=event_type, event_id=event_id,
+        value_omitted=meta.value_omitted is not None,
         redriven=(record.topic, record.partition, record.offset) in redriven)
+
+
+def redrive_target(settings: Settings, letter: DeadLetter) -> str | None:
+    """Where *letter* may be sent back to, or None: only to the input topic whose dead
+    letter it is, and only to one of the project's input topics (never a state topic or
+    any other topic a header names)."""
+    target = letter.source_topic
+    if target not in input_topics(settings) or dead_letter_topic(target) != letter.dlq_topic:
+        return None
+    if letter.source_partition < 0 or letter.value_omitted:
+        return None  # no position, or no value to send (it is still at the source)
+    return target
 
 
 def _redriven(url: str, dlq_topic: str) -> set[tuple[str, int, int]]:
@@ -113,39 +118,52 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
             on_progress: Callable[[int], None] = lambda n: None) -> tuple[int, int]:
     """Send *letters* back to their source topics; return (redriven, skipped).
 
-    Each record keeps its original key, value and headers (the ``emr.dlq.*`` headers are
-    dropped, ``emr.redrive.from`` names the dead letter). The redrives are recorded in
-    ``dlq_redrives`` in the same transaction that waits for the broker: a dead letter
-    already redriven is skipped unless *force*, and so is one written without its value
-    (too large for the dead-letter topic: the bytes are still at its source offset). A
-    redriven event the processor applied before is a duplicate there and changes nothing.
+    Each record keeps its original key, value and headers (the dead letter's own
+    ``emr.dlq.*`` headers are dropped, renamed originals restored, and ``emr.redrive.from``
+    names the dead letter). A letter is sent only to :func:`redrive_target`; the others are
+    skipped. The redrives are recorded in ``dlq_redrives`` in the same transaction that
+    waits for the broker, by dead-letter and by source position: a record already
+    redriven — from this dead letter or from a repeat of it on the topic after a crash —
+    is skipped unless *force*. A redriven event the processor applied before is a
+    duplicate there and changes nothing.
     """
     who = operator or getpass.getuser()
     producer = EventProducer(settings.librdkafka())
     done = skipped = 0
     with psycopg.connect(settings.database_url, connect_timeout=10) as conn, \
             conn.transaction():
+        # One redrive at a time: the check for an earlier redrive of the same source
+        # position and the claim below must not interleave with another run's.
+        conn.execute("LOCK TABLE dlq_redrives IN SHARE ROW EXCLUSIVE MODE")
+        sent: set[tuple[str, int, int]] = set()
         for letter in letters:
-            omitted = any(k == VALUE_OMITTED_HEADER for k, _ in letter.record.headers)
-            if not letter.source_topic or letter.source_partition < 0 or omitted:
-                skipped += 1  # no source, or no value to send (it is still at the source)
+            target = redrive_target(settings, letter)
+            source = (letter.source_topic, letter.source_partition, letter.source_offset)
+            if target is None or source in sent:
+                skipped += 1  # nowhere to send it, or a repeat of a letter sent just now
+                continue
+            if not force and conn.execute(
+                    "SELECT 1 FROM dlq_redrives WHERE source_topic = %s "
+                    "AND source_partition = %s AND source_offset = %s", source).fetchone():
+                skipped += 1  # this record was redriven before (maybe from a repeat)
                 continue
             claimed = conn.execute(
                 "INSERT INTO dlq_redrives (dlq_topic, dlq_partition, dlq_offset, target_topic,"
-                " reason, redriven_by) VALUES (%s, %s, %s, %s, %s, %s) "
+                " reason, redriven_by, source_topic, source_partition, source_offset) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO "
-                + ("UPDATE SET redriven_at = now(), redriven_by = excluded.redriven_by "
+                + ("UPDATE SET redriven_at = emr_now(), redriven_by = excluded.redriven_by "
                    if force else "NOTHING ") + "RETURNING 1",
-                (letter.dlq_topic, letter.partition, letter.offset, letter.source_topic,
-                 letter.reason, who)).fetchone()
+                (letter.dlq_topic, letter.partition, letter.offset, target,
+                 letter.reason, who, *source)).fetchone()
             if claimed is None:
                 skipped += 1
                 continue
-            headers = [(k, v) for k, v in letter.record.headers
-                       if not k.startswith(DLQ_HEADER_PREFIX)]
+            headers = original_headers(letter.record)
             headers.append((REDRIVE_HEADER, letter.position.encode()))
-            producer.produce(letter.source_topic, key=letter.record.key,
-                             value=letter.record.value, headers=headers)
+            producer.produce(target, key=letter.record.key, value=letter.record.value,
+                             headers=headers)
+            sent.add(source)
             done += 1
             on_progress(1)
         producer.flush()

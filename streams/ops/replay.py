@@ -145,8 +145,10 @@ def run_replay(settings: Settings, plan: ReplayPlan, *, checkpoint: Path | None 
 
     Into the database, batches go through the same apply path as the processor (so a
     replay is idempotent and audited: an event already applied changes nothing); poison is
-    counted, not dead-lettered again. Into a topic, records keep their key, headers and
-    timestamp. Interrupted (Ctrl-C, crash), the replay resumes from the checkpoint.
+    counted and recorded in the target database's ``dead_letters`` (so every record read
+    is in one place there), but not written to a dead-letter topic again. Into a topic,
+    records keep their key, headers and timestamp. Interrupted (Ctrl-C, crash), the replay
+    resumes from the checkpoint.
     """
     result = ReplayResult()
     codec = codec_for(settings)

@@ -10,7 +10,7 @@ from streams.config import Settings
 from streams.kafka.errors import KafkaLayerError
 from streams.kafka.offsets import group_lag
 from streams.kafka.reader import PartitionRange, RangeReader
-from streams.sink.dead_letter import DLQ_HEADER_PREFIX
+from streams.sink.dead_letter import parse_letter
 from streams.topology import dead_letter_topic, input_topics
 
 __all__ = ["TopicStatus", "collect_status"]
@@ -36,6 +36,8 @@ class Status:
     applied_last_5_minutes: int | None
     events_total: int | None
     outbox_pending: int | None
+    outbox_set_aside: int | None
+    dead_lettered: int | None
     topics: list[TopicStatus]
 
 
@@ -49,8 +51,7 @@ def _recent_reasons(settings: Settings, dlq: str, limit: int = 3) -> tuple[int, 
         reasons = []
         for batch in reader.read(ranges, idle_seconds=3):
             for record in batch:
-                reason = next((v.decode(errors="replace") for k, v in record.headers
-                               if k == DLQ_HEADER_PREFIX + "reason" and v), "?")
+                reason = parse_letter(record).reason or "?"
                 reasons.append(f"@{record.offset}: {reason}")
     return total, reasons[-limit:]
 
@@ -58,16 +59,19 @@ def _recent_reasons(settings: Settings, dlq: str, limit: int = 3) -> tuple[int, 
 def collect_status(settings: Settings) -> Status:
     """Gather the status; each part that cannot be had is reported, never fatal."""
     db_ok, db_error = True, None
-    minute = five = total = pending = None
+    minute = five = total = pending = set_aside = lettered = None
     try:
         with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
             row = conn.execute(
-                "SELECT count(*) FILTER (WHERE processed_at > now() - interval '1 minute'), "
-                "count(*) FILTER (WHERE processed_at > now() - interval '5 minutes'), "
-                "count(*), (SELECT count(*) FROM state_outbox) FROM processed_events"
+                "SELECT count(*) FILTER (WHERE processed_at > emr_now() - interval '1 minute'),"
+                " count(*) FILTER (WHERE processed_at > emr_now() - interval '5 minutes'), "
+                "count(*), "
+                "(SELECT count(*) FROM state_outbox WHERE set_aside_at IS NULL), "
+                "(SELECT count(*) FROM state_outbox WHERE set_aside_at IS NOT NULL), "
+                "(SELECT count(*) FROM dead_letters) FROM processed_events"
             ).fetchone()
             if row is not None:
-                minute, five, total, pending = (int(v) for v in row)
+                minute, five, total, pending, set_aside, lettered = (int(v) for v in row)
     except psycopg.Error as exc:
         db_ok, db_error = False, " ".join(str(exc).split())
     topics = []
@@ -85,4 +89,4 @@ def collect_status(settings: Settings) -> Status:
         except KafkaLayerError as exc:
             status.recent_errors.append(f"dead letters unavailable: {exc}")
         topics.append(status)
-    return Status(db_ok, db_error, minute, five, total, pending, topics)
+    return Status(db_ok, db_error, minute, five, total, pending, set_aside, lettered, topics)

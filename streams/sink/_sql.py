@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import LiteralString
 
-__all__ = ["AUDIT", "CONFLICTS", "DEPARTMENTS", "LEDGER", "LEDGER_OUTCOME", "OUTBOX", "PATIENTS",
-           "SHIFTS", "USERS"]
+__all__ = ["AUDIT", "CONFLICTS", "DEAD_LETTERS", "DEPARTMENTS", "LEDGER", "LEDGER_OUTCOME",
+           "OUTBOX", "PATIENTS", "SHIFTS", "USERS"]
 
 LEDGER: LiteralString = """
 INSERT INTO processed_events (event_id, event_type, aggregate_id, topic, "partition", "offset")
@@ -60,6 +60,13 @@ SELECT * FROM unnest(%b::text[], %b::uuid[], %b::uuid[], %b::jsonb[], %b::jsonb[
 ON CONFLICT (event_id) DO NOTHING
 """
 
+DEAD_LETTERS: LiteralString = """
+INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, error_class,
+                          stage)
+SELECT * FROM unnest(%b::text[], %b::int[], %b::bigint[], %b::text[], %b::text[], %b::text[])
+ON CONFLICT DO NOTHING
+"""
+
 AUDIT: LiteralString = """
 INSERT INTO audit_logs (event_id, event_type, action, entity_type, entity_id, actor_id,
                         actor_role, patient_id, emr_system, source_system, topic,
@@ -70,6 +77,7 @@ SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::uuid[],
 """
 
 OUTBOX: LiteralString = """
-INSERT INTO state_outbox (aggregate_type, aggregate_id, state)
-SELECT * FROM unnest(%b::text[], %b::uuid[], %b::jsonb[])
+INSERT INTO state_outbox (aggregate_type, aggregate_id, state, set_aside_at, set_aside_reason)
+SELECT t, a, s, CASE WHEN r IS NOT NULL THEN emr_now() END, r
+FROM unnest(%b::text[], %b::uuid[], %b::jsonb[], %b::text[]) AS u(t, a, s, r)
 """

@@ -33,13 +33,15 @@ from streams.contracts import DecodeError
 from streams.contracts.clocks import Ordering
 from streams.contracts.codec import AvroCodec
 from streams.contracts.models import AnyEvent, event_from_avro
-from streams.phi import PhiError, PhiSealer
+from streams.failures import Scope, classify, describe
+from streams.phi import PhiSealer
 from streams.sink import _sql
 from streams.sink.aggregates import TASKS, AggregateSpec, Identities, spec_for
 from streams.sink.merge import Row, jsonable, merge_event
 from streams.sink.records import ConsumedRecord, Poison
+from streams.sink.stored import bounded, oversized_state
 
-__all__ = ["BatchOutcome", "apply_batch", "decode_records"]
+__all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records", "write_identities"]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 _EMRS = frozenset({"EPIC", "CERNER", "GENERIC_FHIR"})
@@ -71,41 +73,56 @@ class BatchOutcome:
 def decode_records(codec: AvroCodec, records: Sequence[ConsumedRecord], outcome: BatchOutcome,
                    *, phi: PhiSealer | None = None) -> list[tuple[ConsumedRecord, AnyEvent]]:
     """Decode *records* (and open their sealed PHI when *phi* is given); the records that
-    do not decode or open are added to *outcome* as poison."""
+    do not decode or open are added to *outcome* as poison.
+
+    Whatever one record raises here is that record's (``streams.failures``): it becomes
+    poison with a reason that quotes no value. Only an error of the process (an interrupt,
+    memory) propagates.
+    """
     decoded = []
     for record in records:
+        stage = "decode"
         try:
             result = codec.decode(record.value)
             event = event_from_avro(result.schema, result.record)
             if record.key is not None and record.key != str(event.aggregate_id).encode():
                 raise DecodeError("message key is not the event's aggregate_id")
-        except DecodeError as exc:
-            outcome.poison.append(Poison(record, str(exc), type(exc).__name__, "decode"))
-            continue
-        if phi is not None:
-            try:
+            if phi is not None:
+                stage = "decrypt"
                 event = phi.open(event)
-            except PhiError as exc:
-                outcome.poison.append(Poison(record, str(exc), type(exc).__name__, "decrypt"))
-                continue
+        except Exception as exc:
+            if classify(exc) is not Scope.RECORD:
+                raise
+            outcome.poison.append(Poison(record, describe(exc), type(exc).__name__, stage))
+            continue
         decoded.append((record, event))
     return decoded
 
 
 def apply_batch(conn: Conn, records: Sequence[ConsumedRecord], *,
                 codec: AvroCodec, phi: PhiSealer | None = None) -> BatchOutcome:
-    """Apply *records* in one transaction on *conn*; return what happened to each.
+    """Decode *records* and apply them in one transaction on *conn*; return what happened.
 
     Sealed PHI is stored sealed unless *phi* is given (``EMR_STREAMS_PHI_OPEN_IN_SINK``):
     then it is opened first, and a record whose PHI does not open is poison.
 
-    Raises psycopg errors unchanged when the database refuses the batch: nothing of it was
-    committed, and the caller decides (retry a transient error, isolate the record behind
-    a permanent one). Never acknowledge a record before this returned.
+    Raises what the database or the merge raised when the batch cannot be applied: nothing
+    of it was committed, and the caller decides (``streams.failures``: retry a transient
+    error, isolate the record behind a record error). Never acknowledge a record before
+    this returned.
     """
     outcome = BatchOutcome()
+    decoded = decode_records(codec, records, outcome, phi=phi)
+    outcome.add(apply_events(conn, decoded))
+    return outcome
+
+
+def apply_events(conn: Conn, decoded: Sequence[tuple[ConsumedRecord, AnyEvent]]
+                 ) -> BatchOutcome:
+    """Apply decoded events in one transaction on *conn* (see :func:`apply_batch`)."""
+    outcome = BatchOutcome()
     unique: dict[UUID, tuple[ConsumedRecord, AnyEvent]] = {}
-    for record, event in decode_records(codec, records, outcome, phi=phi):
+    for record, event in decoded:
         if event.event_id in unique:
             outcome.duplicates += 1  # a producer retry inside one batch
         else:
@@ -124,7 +141,7 @@ def apply_batch(conn: Conn, records: Sequence[ConsumedRecord], *,
             by_spec: dict[str, list[AnyEvent]] = defaultdict(list)
             for _, e in fresh:
                 by_spec[e.schema_name].append(e)
-            _write_identities(conn, fresh)
+            write_identities(conn, fresh)
             outcomes: dict[UUID, str] = {}
             for schema, events in sorted(by_spec.items()):
                 outcomes.update(_merge(conn, spec_for(schema), events))
@@ -139,7 +156,9 @@ def apply_batch(conn: Conn, records: Sequence[ConsumedRecord], *,
     return outcome
 
 
-def _write_identities(conn: Conn, fresh: list[tuple[ConsumedRecord, AnyEvent]]) -> None:
+def write_identities(conn: Conn, fresh: Sequence[tuple[ConsumedRecord, AnyEvent]]) -> None:
+    """Get-or-create the departments, users, patients, shifts and tasks *fresh* names
+    (step 2 of :func:`apply_batch`)."""
     ids = Identities()
     for _, e in fresh:
         spec_for(e.schema_name).collect(e, ids)
@@ -185,11 +204,11 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
             outcomes[e.event_id] = "concurrent"
             conflicts.append((
                 spec.aggregate_type, e.aggregate_id, e.event_id,
-                Jsonb(before.vector_clock.as_dict()), Jsonb(e.vector_clock),
-                Jsonb(jsonable(before.values)),
-                Jsonb({"event_type": e.event_type, "origin_node": e.origin_node,
-                       "writes": jsonable(spec.writes(e))}),
-                Jsonb(jsonable(result.row.values)), _RULE))
+                Jsonb(bounded(before.vector_clock.as_dict())), Jsonb(bounded(e.vector_clock)),
+                Jsonb(bounded(jsonable(before.values))),
+                Jsonb(bounded({"event_type": e.event_type, "origin_node": e.origin_node,
+                       "writes": jsonable(spec.writes(e))})),
+                Jsonb(bounded(jsonable(result.row.values))), _RULE))
         elif result.changed or result.ordering is Ordering.AFTER:
             outcomes[e.event_id] = "applied"
         else:
@@ -197,9 +216,10 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
     merged = [r for r in rows.values() if r != before_batch[r.id]]
     if merged:
         conn.execute(spec.table.update, spec.update_params(merged))
+        states = [_state(spec, r) for r in merged]
         conn.execute(_sql.OUTBOX, (
             [spec.aggregate_type for _ in merged], [r.id for r in merged],
-            [Jsonb(_state(spec, r)) for r in merged]))
+            [Jsonb(s) for s in states], [oversized_state(s) for s in states]))
     if conflicts:
         conn.execute(_sql.CONFLICTS, tuple(list(col) for col in zip(*conflicts, strict=True)))
     return outcomes

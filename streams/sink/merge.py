@@ -86,7 +86,8 @@ def merge_event(row: Row, event: AnyEvent, writes: Mapping[str, Any],
     if is_newest:
         clocks["_event"] = clock
     merged = replace(
-        row, values=values, field_clocks=clocks, vector_clock=row.vector_clock.merge(remote),
+        row, values=values, field_clocks=clocks,
+        vector_clock=row.vector_clock.merge(remote).truncated(),  # the stored bound
         hlc=max(row.hlc, (event.hlc.physical_us, event.hlc.logical)),
         origin_node=event.origin_node if is_newest else row.origin_node,
         last_event_id=event.event_id if is_newest else row.last_event_id)

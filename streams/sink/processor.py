@@ -1,94 +1,205 @@
-"""The batch processor: apply with retries on transient database errors, then dead-letter."""
+"""The batch processor: decode once, apply with retries, split refused batches, dead-letter.
+
+Every failure is decided by ``streams.failures.classify``:
+
+* transient infrastructure is retried with backoff for as long as it lasts (consumption
+  waits, nothing is dead-lettered);
+* a record error makes the batch split until each record that fails on its own is found
+  (in halves; at the top in chunks sized by the recent refusal rate: k bad records among
+  n cost O(k log n) transactions); those are dead-lettered, every other record applied;
+* a process error is raised: the worker stops rather than dead-letter good records.
+
+A batch in which every record is refused at the apply stage, after a run of such records,
+does not reach the DLQ: the poison-rate breaker (``streams.sink.breaker``) pauses it.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
-from tenacity import (
-    Retrying,
-    before_sleep_log,
-    retry_if_exception_type,
-    wait_exponential_jitter,
-)
+from tenacity import Retrying, before_sleep_log, retry_if_exception, wait_exponential_jitter
 
 from streams.contracts.codec import AvroCodec
+from streams.contracts.models import AnyEvent
+from streams.failures import Scope, classify, describe
+from streams.kafka.errors import ProduceRefusedError
 from streams.kafka.producer import EventProducer
-from streams.metrics import BATCH_SECONDS, BATCH_SIZE, DB_TRANSACTION_SECONDS, EVENTS
+from streams.metrics import (
+    BATCH_SECONDS,
+    BATCH_SIZE,
+    DB_TRANSACTION_SECONDS,
+    EVENTS,
+    ISOLATION_TRANSACTIONS,
+)
 from streams.phi import PhiSealer
-from streams.sink.apply import BatchOutcome, apply_batch
-from streams.sink.dead_letter import dead_letter
+from streams.sink import _sql
+from streams.sink.apply import BatchOutcome, apply_events, decode_records, write_identities
+from streams.sink.breaker import PoisonBreaker
+from streams.sink.dead_letter import MAX_REASON_CHARS, dead_letter
 from streams.sink.records import ConsumedRecord, Poison
 
-__all__ = ["PERMANENT_ERRORS", "BatchProcessor"]
+__all__ = ["BatchProcessor"]
 
 logger = logging.getLogger(__name__)
 
-#: Errors one record's content causes (a constraint, trigger or type refusing it): retrying
-#: cannot help, so that record is dead-lettered and the others are applied.
-PERMANENT_ERRORS: tuple[type[psycopg.Error], ...] = (psycopg.IntegrityError,
-                                                     psycopg.DataError)
+Decoded = Sequence[tuple[ConsumedRecord, AnyEvent]]
+Conn = psycopg.Connection[tuple[Any, ...]]
 
 
-def _reason(exc: psycopg.Error) -> str:
-    """The database's primary message and SQLSTATE, never its DETAIL (it can quote values)."""
-    primary = exc.diag.message_primary or type(exc).__name__
-    constraint = f" [{exc.diag.constraint_name}]" if exc.diag.constraint_name else ""
-    return f"{primary}{constraint} (SQLSTATE {exc.sqlstate})"
+def _transient(exc: BaseException) -> bool:
+    return classify(exc) is Scope.TRANSIENT
 
 
 class BatchProcessor:
-    """Turns a batch of consumed records into one committed transaction plus dead letters.
+    """Turns a batch of consumed records into committed transactions plus dead letters.
 
-    A database outage (connection lost, serialization failure, deadlock, disk full: every
-    ``psycopg.OperationalError``) is retried with exponential backoff for as long as it
-    lasts: consumption pauses, nothing is dropped or dead-lettered. When the database
-    refuses the batch for its content (``PERMANENT_ERRORS``), the records are applied one
-    by one and only those refused on their own are dead-lettered. Any other error is
-    raised: the worker crashes rather than skip records. Without a *producer* (a replay),
-    poison is returned and logged but not dead-lettered again.
+    Without a *producer* (a replay), poison is returned and logged but not dead-lettered
+    again. *breaker* (default: off) pauses a topic whose every record is refused.
     """
 
     def __init__(self, pool: ConnectionPool, producer: EventProducer | None, codec: AvroCodec,
-                 *, max_backoff: float = 30.0, phi: PhiSealer | None = None) -> None:
+                 *, max_backoff: float = 30.0, phi: PhiSealer | None = None,
+                 breaker: PoisonBreaker | None = None) -> None:
         self._pool = pool
         self._codec = codec
         self._phi = phi
         self._producer = producer
+        self._breaker = breaker or PoisonBreaker(0)
+        #: Moving average of the share of decoded records refused at the apply stage.
+        self._refusal_rate = 0.0
         self._retrying = Retrying(
-            retry=retry_if_exception_type(psycopg.OperationalError),
+            retry=retry_if_exception(_transient),
             wait=wait_exponential_jitter(multiplier=0.1, jitter=0.1, max=max_backoff),
             before_sleep=before_sleep_log(logger, logging.WARNING),
             reraise=True,
         )
 
-    def _apply(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
-        timer = DB_TRANSACTION_SECONDS.labels(records[0].topic)
+    def _apply(self, decoded: Decoded) -> BatchOutcome:
+        timer = DB_TRANSACTION_SECONDS.labels(decoded[0][0].topic)
         for attempt in self._retrying:
             with attempt, self._pool.connection() as conn, timer.time():
-                return apply_batch(conn, records, codec=self._codec, phi=self._phi)
+                return apply_events(conn, decoded)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
-    def _apply_isolating(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
-        try:
-            return self._apply(records)
-        except PERMANENT_ERRORS as batch_error:
-            logger.warning("batch of %d refused (%s); applying its records one by one",
-                           len(records), _reason(batch_error),
-                           extra={"event": "batch.isolating"})
-        outcome = BatchOutcome()
-        for record in records:
+    def _isolate(self, decoded: Decoded) -> BatchOutcome:
+        """Apply *decoded*; on a record error, split it until the refused records are alone.
+
+        The split runs in one transaction: each part is a savepoint, so a part that fails
+        costs its statements and a rollback to the savepoint, not a transaction and a
+        commit of its own; the parts that went through commit together at the end.
+        """
+        # With refusals expected in this batch (the recent rate times its size), the whole
+        # batch would only be refused once more: go straight to the split.
+        if self._refusal_rate * len(decoded) < 1 or len(decoded) == 1:
             try:
-                single = self._apply([record])
-            except PERMANENT_ERRORS as exc:
-                outcome.poison.append(Poison(record, _reason(exc), type(exc).__name__,
-                                             "apply"))
-                continue
-            outcome.add(single)
+                return self._apply(decoded)
+            except Exception as exc:
+                if classify(exc) is not Scope.RECORD:
+                    raise
+                if len(decoded) == 1:
+                    return self._refused(decoded[0][0], exc)
+                logger.warning("batch of %d refused (%s); splitting it to find the records "
+                               "refused on their own", len(decoded), describe(exc),
+                               extra={"event": "batch.isolating"})
+        timer = DB_TRANSACTION_SECONDS.labels(decoded[0][0].topic)
+        for attempt in self._retrying:
+            with attempt, self._pool.connection() as conn, timer.time(), conn.transaction():
+                return self._split_apply(conn, decoded, top=True)
+        raise AssertionError("unreachable: tenacity re-raises the last error")
+
+    @staticmethod
+    def _refused(record: ConsumedRecord, exc: BaseException) -> BatchOutcome:
+        return BatchOutcome(poison=[Poison(record, describe(exc), type(exc).__name__,
+                                           "apply")])
+
+    def _split_apply(self, conn: Conn, decoded: Decoded, *, top: bool) -> BatchOutcome:
+        outcome = BatchOutcome()
+        if top:
+            # Most refusals are an identity snapshot the database refuses (a trigger, a
+            # unique or foreign key): find those with probes of that step alone (a few
+            # statements, always rolled back), then apply what is left in one part.
+            outcome.poison.extend(self._probe_identities(conn, decoded, top=True))
+            refused = {id(p.record) for p in outcome.poison}
+            decoded = [pair for pair in decoded if id(pair[0]) not in refused]
+            if not decoded:
+                return outcome
+            try:
+                outcome.add(apply_events(conn, decoded))  # a savepoint
+                return outcome
+            except Exception as exc:
+                if classify(exc) is not Scope.RECORD:
+                    raise
+                if len(decoded) == 1:
+                    outcome.add(self._refused(decoded[0][0], exc))
+                    return outcome
+        parts = self._split(decoded, top=top)
+        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc(len(parts))
+        for part in parts:
+            try:
+                outcome.add(apply_events(conn, part))  # a savepoint inside the transaction
+            except Exception as exc:
+                if classify(exc) is not Scope.RECORD:
+                    raise
+                outcome.add(self._refused(part[0][0], exc) if len(part) == 1
+                            else self._split_apply(conn, part, top=False))
         return outcome
+
+    def _probe_identities(self, conn: Conn, decoded: Decoded, *, top: bool) -> list[Poison]:
+        """The records whose identity snapshots the database refuses on their own."""
+        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc()
+        try:
+            with conn.transaction(force_rollback=True):
+                write_identities(conn, decoded)
+            return []
+        except Exception as exc:
+            if classify(exc) is not Scope.RECORD:
+                raise
+            if len(decoded) == 1:
+                return self._refused(decoded[0][0], exc).poison
+        found: list[Poison] = []
+        for part in self._split(decoded, top=top):
+            found.extend(self._probe_identities(conn, part, top=False))
+        return found
+
+    def _split(self, decoded: Decoded, *, top: bool) -> list[Decoded]:
+        """Halves; at the top, chunks of about one refused record each when the recent
+        refusal rate says so (1% refused: chunks of 100), so a steady trickle of refused
+        records costs a few chunks and short splits instead of a split of the whole."""
+        size = len(decoded) // 2
+        if top and self._refusal_rate > 0:
+            size = max(2, min(size, round(1 / self._refusal_rate)))
+        size = max(1, size)
+        return [decoded[i:i + size] for i in range(0, len(decoded), size)]
+
+    def _record(self, poison: Sequence[Poison]) -> None:
+        """One row per poison position in ``dead_letters`` (a repeat changes nothing)."""
+        for attempt in self._retrying:
+            with attempt, self._pool.connection() as conn, conn.transaction():
+                conn.execute(_sql.DEAD_LETTERS, (
+                    [p.record.topic for p in poison], [p.record.partition for p in poison],
+                    [p.record.offset for p in poison],
+                    [p.reason[:MAX_REASON_CHARS] for p in poison],
+                    [p.error_class for p in poison], [p.stage for p in poison]))
+
+    def _send(self, producer: EventProducer, poison: Sequence[Poison]) -> None:
+        """Write the dead letters; a broker away is waited out. A letter the broker refuses
+        for its size is sent alone, then bare (its own headers only: the source position
+        says where the record is)."""
+        for attempt in self._retrying:
+            with attempt:
+                try:
+                    dead_letter(producer, poison)
+                except ProduceRefusedError:
+                    for item in poison:
+                        try:
+                            dead_letter(producer, [item])
+                        except ProduceRefusedError:
+                            dead_letter(producer, [item], max_bytes=0)
 
     def process(self, records: Sequence[ConsumedRecord]) -> BatchOutcome:
         """Apply *records*; return once each is committed, a duplicate, or dead-lettered."""
@@ -96,9 +207,23 @@ class BatchProcessor:
             return BatchOutcome()
         topic = records[0].topic
         started = time.perf_counter()
-        outcome = self._apply_isolating(records)
-        if self._producer is not None:
-            dead_letter(self._producer, outcome.poison)
+        undecodable = BatchOutcome()
+        decoded = decode_records(self._codec, records, undecodable, phi=self._phi)
+        while True:
+            applied = self._isolate(decoded) if decoded else BatchOutcome()
+            through = applied.total - len(applied.poison)
+            if not self._breaker.trips(topic, refused=len(applied.poison), through=through):
+                break
+            self._breaker.pause()
+        if decoded:
+            share = len(applied.poison) / len(decoded)
+            self._refusal_rate = 0.8 * self._refusal_rate + 0.2 * share
+        outcome = undecodable
+        outcome.add(applied)
+        if outcome.poison:
+            self._record(outcome.poison)
+            if self._producer is not None:
+                self._send(self._producer, outcome.poison)
         BATCH_SECONDS.labels(topic).observe(time.perf_counter() - started)
         BATCH_SIZE.labels(topic).observe(len(records))
         for name, value in (("consumed", len(records)), ("applied", outcome.applied),

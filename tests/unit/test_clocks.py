@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
@@ -184,3 +185,25 @@ def test_error_messages_do_not_echo_input() -> None:
         VectorClock.from_mapping({"Jane Doe": -7})
     assert "Jane" not in str(info.value)
     assert "-7" not in str(info.value)
+
+
+_NODES = st.text(alphabet="abcdef", min_size=1, max_size=3)
+_CLOCKS = st.dictionaries(_NODES, st.integers(1, 20), max_size=12)
+
+
+@given(st.lists(_CLOCKS, min_size=1, max_size=8), st.integers(1, 10), st.randoms())
+def test_truncation_after_every_merge_is_the_truncation_of_the_whole_merge(
+        clocks: list[dict[str, int]], bound: int, rnd: random.Random) -> None:
+    # The stored clock's bound keeps the entries with the greatest (counter, node): the
+    # stored clock is a function of the set of events, whatever order they merge in.
+    whole = VectorClock()
+    for c in clocks:
+        whole = whole.merge(VectorClock.from_mapping(c))
+    expected = whole.truncated(bound)
+    order = list(clocks)
+    rnd.shuffle(order)
+    stepwise = VectorClock()
+    for c in order:
+        stepwise = stepwise.merge(VectorClock.from_mapping(c)).truncated(bound)
+    assert stepwise == expected
+    assert len(stepwise.entries) <= bound
