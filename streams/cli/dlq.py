@@ -23,7 +23,7 @@ def _select(letters: list[DeadLetter], *, from_offset: int | None, to_offset: in
     return [d for d in letters
             if (from_offset is None or d.offset >= from_offset)
             and (to_offset is None or d.offset < to_offset)
-            and (reason is None or reason.lower() in d.reason.lower())
+            and (reason is None or reason.lower() in d.meta.reason.lower())
             and (event_type is None or d.event_type == event_type)]
 
 
@@ -40,8 +40,9 @@ def list_(topic: str = TopicOption, as_json: bool = JsonOption) -> None:
         typer.echo(f"no dead letters in {dead_letter_topic(topic)}")
     for d in letters:
         flag = " [redriven]" if d.redriven else ""
-        typer.echo(f"{d.offset:>8}  {d.source_topic}:{d.source_partition}:{d.source_offset}  "
-                   f"{d.error_class} at {d.stage}: {d.reason}  "
+        m = d.meta
+        typer.echo(f"{d.offset:>8}  {m.source_topic}:{m.source_partition}:{m.source_offset}  "
+                   f"{m.error_class} at {m.stage}: {m.reason}  "
                    f"{d.event_type or '(undecodable)'}{flag}")
 
 

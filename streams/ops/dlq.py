@@ -14,7 +14,7 @@ from streams.contracts.errors import DecodeError
 from streams.contracts.models import event_from_avro
 from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
-from streams.sink.dead_letter import original_headers, parse_letter
+from streams.sink.dead_letter import LetterMeta, original_headers, parse_letter
 from streams.sink.records import ConsumedRecord
 from streams.topology import dead_letter_topic, input_topics
 
@@ -25,34 +25,33 @@ REDRIVE_HEADER = "emr.redrive.from"
 
 @dataclass(frozen=True)
 class DeadLetter:
-    """One dead-letter record: where it came from, why, and what it is when decodable."""
+    """One dead-letter record: where it is, what it says of itself, what it is if decodable."""
 
     dlq_topic: str
     partition: int
     offset: int
     record: ConsumedRecord = field(repr=False)
-    reason: str
-    error_class: str
-    stage: str
-    source_topic: str
-    source_partition: int
-    source_offset: int
-    dead_lettered_at_ms: int | None
+    meta: LetterMeta
     event_type: str | None
     event_id: str | None
-    value_omitted: bool = False
     redriven: bool = False
 
     @property
     def position(self) -> str:
         return f"{self.dlq_topic}:{self.partition}:{self.offset}"
 
+    @property
+    def source(self) -> tuple[str, int, int]:
+        m = self.meta
+        return m.source_topic, m.source_partition, m.source_offset
+
     def summary(self) -> dict[str, object]:
         """The fields an operator sees (never the value: it may hold PHI)."""
-        return {"position": self.position, "offset": self.offset, "reason": self.reason,
-                "error_class": self.error_class, "stage": self.stage,
-                "source": f"{self.source_topic}:{self.source_partition}:{self.source_offset}",
-                "dead_lettered_at_ms": self.dead_lettered_at_ms, "event_type": self.event_type,
+        m = self.meta
+        return {"position": self.position, "offset": self.offset, "reason": m.reason,
+                "error_class": m.error_class, "stage": m.stage,
+                "source": ":".join(map(str, self.source)),
+                "dead_lettered_at_ms": m.dead_lettered_at_ms, "event_type": self.event_type,
                 "event_id": self.event_id, "redriven": self.redriven}
 
 
@@ -65,14 +64,9 @@ def _letter(record: ConsumedRecord, codec: AvroCodec, redriven: set[tuple[str, i
         event_type, event_id = event.event_type, str(event.event_id)
     except DecodeError:
         pass
-    meta = parse_letter(record)
     return DeadLetter(
         dlq_topic=record.topic, partition=record.partition, offset=record.offset,
-        record=record, reason=meta.reason, error_class=meta.error_class, stage=meta.stage,
-        source_topic=meta.source_topic, source_partition=meta.source_partition,
-        source_offset=meta.source_offset, dead_lettered_at_ms=meta.dead_lettered_at_ms,
-        event_type=event_type, event_id=event_id,
-        value_omitted=meta.value_omitted is not None,
+        record=record, meta=parse_letter(record), event_type=event_type, event_id=event_id,
         redriven=(record.topic, record.partition, record.offset) in redriven)
 
 
@@ -80,10 +74,10 @@ def redrive_target(settings: Settings, letter: DeadLetter) -> str | None:
     """Where *letter* may be sent back to, or None: only to the input topic whose dead
     letter it is, and only to one of the project's input topics (never a state topic or
     any other topic a header names)."""
-    target = letter.source_topic
+    target = letter.meta.source_topic
     if target not in input_topics(settings) or dead_letter_topic(target) != letter.dlq_topic:
         return None
-    if letter.source_partition < 0 or letter.value_omitted:
+    if letter.meta.source_partition < 0 or letter.meta.value_omitted is not None:
         return None  # no position, or no value to send (it is still at the source)
     return target
 
@@ -138,7 +132,7 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
         sent: set[tuple[str, int, int]] = set()
         for letter in letters:
             target = redrive_target(settings, letter)
-            source = (letter.source_topic, letter.source_partition, letter.source_offset)
+            source = letter.source
             if target is None or source in sent:
                 skipped += 1  # nowhere to send it, or a repeat of a letter sent just now
                 continue
@@ -155,7 +149,7 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
                 + ("UPDATE SET redriven_at = emr_now(), redriven_by = excluded.redriven_by "
                    if force else "NOTHING ") + "RETURNING 1",
                 (letter.dlq_topic, letter.partition, letter.offset, target,
-                 letter.reason, who, *source)).fetchone()
+                 letter.meta.reason, who, *source)).fetchone()
             if claimed is None:
                 skipped += 1
                 continue

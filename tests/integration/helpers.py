@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 
 import psycopg
@@ -124,3 +127,23 @@ def table_state(url: str) -> dict[str, list[tuple[object, ...]]]:
     with psycopg.connect(url) as conn:
         return {table: conn.execute(query).fetchall()  # type: ignore[arg-type]
                 for table, query in STATE_QUERIES.items()}
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment that points an ``emr-streams`` command at this test's services."""
+    k = settings.kafka
+    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
+            "EMR_STREAMS_POSTGRES_URL": settings.database_url,
+            "EMR_STREAMS_KAFKA_TASKS_TOPIC": k.tasks_topic,
+            "EMR_STREAMS_KAFKA_HANDOVERS_TOPIC": k.handovers_topic,
+            "EMR_STREAMS_KAFKA_VERIFICATIONS_TOPIC": k.verifications_topic,
+            "EMR_STREAMS_KAFKA_STATE_TOPIC_PREFIX": k.state_topic_prefix,
+            "EMR_STREAMS_KAFKA_GROUP_ID": k.group_id, **extra}
+
+
+def cli(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """Run ``emr-streams ARGS`` against this test's services."""
+    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args],
+                          capture_output=True, text=True, timeout=300,
+                          env=cli_env(settings, **extra))

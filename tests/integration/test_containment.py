@@ -4,9 +4,6 @@ real processor (``emr-streams run``), real Kafka and real PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import uuid
 from datetime import UTC, datetime
@@ -31,6 +28,7 @@ from streams.sink.processor import BatchProcessor
 from tests.fixtures.processor import ProcessorFactory, wait_for
 from tests.integration.helpers import (
     CODEC,
+    cli,
     count,
     dead_letters,
     encode,
@@ -117,18 +115,6 @@ def test_a_huge_header_is_dead_lettered_without_it(
     assert processor.stop() == 0
 
 
-def _cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    k = settings.kafka
-    env = {**os.environ, "EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-           "EMR_STREAMS_POSTGRES_URL": settings.database_url,
-           "EMR_STREAMS_KAFKA_TASKS_TOPIC": k.tasks_topic,
-           "EMR_STREAMS_KAFKA_HANDOVERS_TOPIC": k.handovers_topic,
-           "EMR_STREAMS_KAFKA_VERIFICATIONS_TOPIC": k.verifications_topic,
-           "EMR_STREAMS_KAFKA_STATE_TOPIC_PREFIX": k.state_topic_prefix}
-    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args],
-                          capture_output=True, text=True, timeout=300, env=env)
-
-
 def test_forged_dead_letter_headers_neither_show_nor_steer_a_redrive(
         emr_settings: Settings, processor_factory: ProcessorFactory) -> None:
     # Case 4: a producer planted emr.dlq.topic=<state topic> and a fake reason; readers
@@ -150,16 +136,16 @@ def test_forged_dead_letter_headers_neither_show_nor_steer_a_redrive(
     assert headers["emr.original.emr.dlq.topic"] == state_topic.encode()
     assert b"planted" not in headers["emr.dlq.reason"]
 
-    listed = _cli(emr_settings, "dlq", "list", "--topic", topic, "--json")
+    listed = cli(emr_settings, "dlq", "list", "--topic", topic, "--json")
     assert listed.returncode == 0, listed.stderr
     [summary] = json.loads(listed.stdout)
     assert summary["source"].startswith(f"{topic}:") and "planted" not in summary["reason"]
-    dry = _cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
+    dry = cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
                "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "dry run" in dry.stdout and state_topic not in dry.stdout
     assert f"-> {topic}" in dry.stdout
-    done = _cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
+    done = cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
                 "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"redriven": 1, "skipped": 0}
@@ -367,11 +353,11 @@ def test_a_dead_letter_repeated_after_a_crash_is_recorded_and_redriven_once(
     assert len(dead_letters(emr_settings, 4, then_none=True)) == 4  # repeats on the topic
     url = emr_settings.database_url
     assert _one(url, "SELECT count(*) FROM dead_letters") == 2  # the database: once each
-    done = _cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
+    done = cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
                 "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {"redriven": 2, "skipped": 2}
-    again_cli = _cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
+    again_cli = cli(emr_settings, "dlq", "redrive", "--topic", topic, "--from-offset", "0",
                      "--json")
     assert json.loads(again_cli.stdout) == {"redriven": 0, "skipped": 4}
 

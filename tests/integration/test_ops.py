@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -25,27 +24,19 @@ from streams.topology import dead_letter_topic
 from tests.fixtures.database import DatabaseFactory
 from tests.fixtures.kafka import TopicFactory
 from tests.fixtures.processor import ProcessorFactory, wait_for
-from tests.integration.helpers import CODEC, count, lag, produce, records, synthetic, table_state
+from tests.integration.helpers import (
+    CODEC,
+    cli,
+    cli_env,
+    count,
+    lag,
+    produce,
+    records,
+    synthetic,
+    table_state,
+)
 
 pytestmark = pytest.mark.integration
-
-
-def _env(settings: Settings, **extra: str) -> dict[str, str]:
-    k = settings.kafka
-    return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
-            "EMR_STREAMS_POSTGRES_URL": settings.database_url,
-            "EMR_STREAMS_KAFKA_TASKS_TOPIC": k.tasks_topic,
-            "EMR_STREAMS_KAFKA_HANDOVERS_TOPIC": k.handovers_topic,
-            "EMR_STREAMS_KAFKA_VERIFICATIONS_TOPIC": k.verifications_topic,
-            "EMR_STREAMS_KAFKA_STATE_TOPIC_PREFIX": k.state_topic_prefix,
-            "EMR_STREAMS_KAFKA_GROUP_ID": k.group_id, **extra}
-
-
-def _cli(settings: Settings, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "streams.cli.main", *args],
-                          capture_output=True, text=True, timeout=300,
-                          env=_env(settings, **extra))
 
 
 def _live(settings: Settings, events: list, database_factory: DatabaseFactory) -> str:
@@ -62,13 +53,13 @@ def test_replay_into_a_fresh_database_matches_the_live_state(
     events = synthetic(1500, seed=41, concurrent_rate=0.05)
     live = _live(emr_settings, events, database_factory)
     fresh = database_factory()
-    dry = _cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic, "--dry-run",
+    dry = cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic, "--dry-run",
                "--json", EMR_STREAMS_POSTGRES_URL=fresh)
     assert dry.returncode == 0, dry.stderr
     payload = json.loads(dry.stdout)
     assert payload["read"] == len(events) and len(payload["sample"]) == 5
     assert count(fresh, "processed_events") == 0  # a dry run writes nothing
-    result = _cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic,
+    result = cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic,
                   "--checkpoint", str(tmp_path / "cp.json"), EMR_STREAMS_POSTGRES_URL=fresh)
     assert result.returncode == 0, result.stderr
     assert f"read {len(events)} records" in result.stdout
@@ -76,7 +67,7 @@ def test_replay_into_a_fresh_database_matches_the_live_state(
     assert table_state(fresh) == table_state(live)
     assert count(fresh, "audit_logs") == len(events)
     # Replaying again (into the same database) changes nothing.
-    again = _cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic, "--json",
+    again = cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic, "--json",
                  "--checkpoint", str(tmp_path / "cp2.json"), EMR_STREAMS_POSTGRES_URL=fresh)
     assert json.loads(again.stdout)["duplicates"] == len(events)
     assert table_state(fresh) == table_state(live)
@@ -112,7 +103,7 @@ def test_an_interrupted_replay_resumes_where_it_stopped(
             [sys.executable, "-m", "streams.cli.main", "replay", "--topic",
              emr_settings.kafka.tasks_topic, "--batch-size", "50",
              "--checkpoint", str(checkpoint)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=_env(emr_settings, EMR_STREAMS_POSTGRES_URL=fresh))
+            text=True, env=cli_env(emr_settings, EMR_STREAMS_POSTGRES_URL=fresh))
         try:
             wait_for(lambda: _one(gate, "SELECT count(*) FROM pg_stat_activity "
                                         "WHERE wait_event = 'advisory' "
@@ -130,7 +121,7 @@ def test_an_interrupted_replay_resumes_where_it_stopped(
     assert "resume with: emr-streams replay --resume" in stderr
     done = count(fresh, "processed_events")
     assert 300 <= done < len(events)
-    resumed = _cli(emr_settings, "replay", "--resume", str(checkpoint), "--json",
+    resumed = cli(emr_settings, "replay", "--resume", str(checkpoint), "--json",
                    EMR_STREAMS_POSTGRES_URL=fresh)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["read"] == len(events) - done  # it did not start over
@@ -152,7 +143,7 @@ def test_replay_into_another_topic_keeps_keys_headers_and_timestamps(
                          timestamp_ms=1_700_000_000_000 + i, partition=i % 3)
     producer.flush()
     target = topic_factory(partitions=3)
-    result = _cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic,
+    result = cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic,
                   "--into", "topic", "--target-topic", target, "--partition", "1", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["produced"] == 10
@@ -172,7 +163,7 @@ def test_replay_into_another_topic_keeps_keys_headers_and_timestamps(
 ])
 def test_replay_bad_arguments_are_one_line_errors(emr_settings: Settings, args: list[str],
                                                   message: str) -> None:
-    result = _cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic, *args)
+    result = cli(emr_settings, "replay", "--topic", emr_settings.kafka.tasks_topic, *args)
     assert result.returncode in {1, 2}
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
@@ -203,34 +194,34 @@ def test_find_fix_and_redrive_a_poison_message(
     wait_for(lambda: lag(emr_settings) == 0, timeout=90, what="consumed",
              on_timeout=processor.output)
     assert processor.stop() == 0
-    listed = _cli(emr_settings, "dlq", "list", "--topic", emr_settings.kafka.tasks_topic,
+    listed = cli(emr_settings, "dlq", "list", "--topic", emr_settings.kafka.tasks_topic,
                   "--json")
     assert listed.returncode == 0, listed.stderr
     [letter] = json.loads(listed.stdout)
     assert letter["error_class"] == "UnknownSchemaError" and not letter["redriven"]
-    shown = _cli(emr_settings, "dlq", "show", str(letter["offset"]), "--topic",
+    shown = cli(emr_settings, "dlq", "show", str(letter["offset"]), "--topic",
                  emr_settings.kafka.tasks_topic)
     assert shown.returncode == 0 and "unknown schema fingerprint" in shown.stdout
     # The fix: deploy the new schema to the processor, then redrive.
     monkeypatch.setenv("EMR_STREAMS_KAFKA_SCHEMAS_DIR", str(schemas))
     fixed = processor_factory.start()
-    redriven = _cli(emr_settings, "dlq", "redrive", "--topic", emr_settings.kafka.tasks_topic,
+    redriven = cli(emr_settings, "dlq", "redrive", "--topic", emr_settings.kafka.tasks_topic,
                     "--reason", "fingerprint", "--json")
     assert redriven.returncode == 0, redriven.stderr
     assert json.loads(redriven.stdout) == {"redriven": 1, "skipped": 0}
     wait_for(lambda: count(url, "processed_events") == len(good) + 1, timeout=90,
              what="the redriven event applied", on_timeout=fixed.output)
     assert fixed.stop() == 0
-    twice = _cli(emr_settings, "dlq", "redrive", "--topic", emr_settings.kafka.tasks_topic,
+    twice = cli(emr_settings, "dlq", "redrive", "--topic", emr_settings.kafka.tasks_topic,
                  "--reason", "fingerprint", "--json")
     assert json.loads(twice.stdout) == {"redriven": 0, "skipped": 1}
-    relisted = json.loads(_cli(emr_settings, "dlq", "list", "--topic",
+    relisted = json.loads(cli(emr_settings, "dlq", "list", "--topic",
                                emr_settings.kafka.tasks_topic, "--json").stdout)
     assert relisted[0]["redriven"] is True
     with psycopg.connect(url) as conn:
         trail = conn.execute("SELECT target_topic, reason FROM dlq_redrives").fetchall()
     assert trail == [(emr_settings.kafka.tasks_topic, letter["reason"])]
-    assert _cli(emr_settings, "dlq", "redrive", "--topic",
+    assert cli(emr_settings, "dlq", "redrive", "--topic",
                 emr_settings.kafka.tasks_topic).returncode == 2  # nothing selected
 
 
@@ -243,13 +234,13 @@ def test_offsets_show_and_reset(emr_settings: Settings,
     wait_for(lambda: lag(emr_settings) == 0, timeout=90, what="consumed",
              on_timeout=processor.output)
     topic = emr_settings.kafka.tasks_topic
-    refused = _cli(emr_settings, "offsets", "reset", "--topic", topic, "--to", "earliest")
+    refused = cli(emr_settings, "offsets", "reset", "--topic", topic, "--to", "earliest")
     assert refused.returncode == 1 and "active member" in refused.stderr
     assert processor.stop() == 0
     before = table_state(url)
-    shown = json.loads(_cli(emr_settings, "offsets", "show", "--json").stdout)
+    shown = json.loads(cli(emr_settings, "offsets", "show", "--json").stdout)
     assert sum(p["lag"] for p in shown if p["topic"] == topic) == 0
-    reset = _cli(emr_settings, "offsets", "reset", "--topic", topic, "--to", "earliest",
+    reset = cli(emr_settings, "offsets", "reset", "--topic", topic, "--to", "earliest",
                  "--json")
     assert reset.returncode == 0, reset.stderr
     assert lag(emr_settings) == len(events)
@@ -258,12 +249,12 @@ def test_offsets_show_and_reset(emr_settings: Settings,
              on_timeout=again.output)
     assert again.stop() == 0
     assert table_state(url) == before and count(url, "audit_logs") == len(events)
-    bad = _cli(emr_settings, "offsets", "reset", "--topic", topic, "--to", "offset")
+    bad = cli(emr_settings, "offsets", "reset", "--topic", topic, "--to", "offset")
     assert bad.returncode == 2 and "--value" in bad.stderr
 
 
 def test_topics_describe_and_status(emr_settings: Settings) -> None:
-    described = _cli(emr_settings, "topics", "describe", "--json")
+    described = cli(emr_settings, "topics", "describe", "--json")
     assert described.returncode == 0, described.stderr
     rows = json.loads(described.stdout)
     assert len(rows) == 9 and all(r["exists"] for r in rows)
@@ -273,17 +264,17 @@ def test_topics_describe_and_status(emr_settings: Settings) -> None:
     producer.produce(dead_letter_topic(emr_settings.kafka.tasks_topic), key=None, value=b"x",
                      headers=[("emr.dlq.reason", b"example reason")])
     producer.flush()
-    status = _cli(emr_settings, "status", "--json")
+    status = cli(emr_settings, "status", "--json")
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     assert report["database_ok"] is True
     tasks = next(t for t in report["topics"] if t["topic"] == emr_settings.kafka.tasks_topic)
     assert tasks["dead_letters"] == 1 and "example reason" in tasks["recent_errors"][0]
-    down = _cli(emr_settings, "status", "--json",
+    down = cli(emr_settings, "status", "--json",
                 EMR_STREAMS_POSTGRES_URL="postgresql://nobody@127.0.0.1:1/none")
     assert down.returncode == 1 and json.loads(down.stdout)["database_ok"] is False
     state = f"{emr_settings.kafka.state_topic_prefix}.tasks.v1"
     delete_topics(emr_settings.bootstrap_servers, [state])
     time.sleep(1)
-    missing = _cli(emr_settings, "topics", "describe")
+    missing = cli(emr_settings, "topics", "describe")
     assert missing.returncode == 1 and f"MISSING  {state}" in missing.stdout
