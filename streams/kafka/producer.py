@@ -28,6 +28,10 @@ class EventProducer:
             **client_config,
             # librdkafka's own log lines go through Python logging, not raw stderr.
             "logger": logging.getLogger("streams.kafka.librdkafka"),
+            # Kafka's Java client partitions keyed records by murmur2: the same key lands on
+            # the same partition whichever language produced it (librdkafka's default,
+            # consistent_random, is CRC32 and disagrees). Null keys: a random partition.
+            "partitioner": "murmur2_random",
             "enable.idempotence": True,
             "acks": "all",
             "linger.ms": 5,
