@@ -1,6 +1,6 @@
 """The poison-rate breaker: a defect that refuses every record pauses, it does not flood.
 
-Records the database (or the merge) refuses one by one are dead-lettered. But when *every*
+Records the database (or the merge) refuses on their own are dead-lettered. But when *every*
 record is refused — a missing audit partition, a broken trigger, a revoked privilege that
 surfaces as a refusal — dead-lettering would move the whole stream to the DLQ. The breaker
 counts records refused at the apply stage since the last record that went through; once
