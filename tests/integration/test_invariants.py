@@ -222,7 +222,9 @@ def test_an_agent_failure_crashes_the_worker_and_commits_nothing_past_it(
         # A fault no retry can fix and no single record causes: a programming error
         # (undefined_table) on every insert into the ledger. Not a RENAME of the table:
         # statements psycopg has already prepared refer to it by OID and go on working,
-        # so a batch could still commit after the "fault" (seen once in CI: 154 of 150).
+        # so a batch could still commit after the "fault". (154 of 150 was also seen with
+        # this trigger: faust re-enabled acks when the crashed agent's take loop closed;
+        # streams/agents/ingest.py now keeps them off.)
         conn.execute("CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql AS "
                      "$$ BEGIN RAISE EXCEPTION 'injected fault' USING ERRCODE = "
                      "'undefined_table'; END $$")
