@@ -70,13 +70,13 @@ def relay_once(conn: Conn, producer: EventProducer, topic_for: Callable[[str], s
                                 "ORDER BY id LIMIT %s", (limit,)).fetchall()
             sent: list[Any] = []
             for row_id, aggregate_type, aggregate_id, state in rows:
-                reason = oversized_state(state)
+                payload = encode_state(state)
+                reason = oversized_state(payload)
                 if reason is not None:
                     _set_aside(conn, row_id, reason)
                     continue
-                _publish(producer, topic_for(str(aggregate_type)), aggregate_id,
-                         encode_state(state))
-                sent.append((row_id, aggregate_type, aggregate_id, state))
+                _publish(producer, topic_for(str(aggregate_type)), aggregate_id, payload)
+                sent.append((row_id, aggregate_type, aggregate_id, payload))
             if sent:
                 try:
                     producer.flush()
@@ -96,10 +96,9 @@ def _one_by_one(conn: Conn, producer: EventProducer, topic_for: Callable[[str], 
     """After a refused flush: publish each row alone; set aside the ones refused alone."""
     sent = []
     for row in rows:
-        row_id, aggregate_type, aggregate_id, state = row
+        row_id, aggregate_type, aggregate_id, payload = row
         try:
-            _publish(producer, topic_for(str(aggregate_type)), aggregate_id,
-                     encode_state(state))
+            _publish(producer, topic_for(str(aggregate_type)), aggregate_id, payload)
             producer.flush()
         except ProduceRefusedError as exc:
             _set_aside(conn, row_id, f"refused by Kafka: {exc}")

@@ -5,8 +5,9 @@ Every failure is decided by ``streams.failures.classify``:
 * transient infrastructure is retried with backoff for as long as it lasts (consumption
   waits, nothing is dead-lettered);
 * a record error makes the batch split until each record that fails on its own is found
-  (in halves; at the top in chunks sized by the recent refusal rate: k bad records among
-  n cost O(k log n) transactions); those are dead-lettered, every other record applied;
+  (identity probes first, then parts: in chunks sized by the recent refusal rate, then
+  halves, all savepoints of one transaction; k bad records among n cost O(k log n)
+  attempts); those are dead-lettered, every other record applied;
 * a process error is raised: the worker stops rather than dead-letter good records.
 
 A batch in which every record is refused at the apply stage, after a run of such records,
@@ -109,7 +110,7 @@ class BatchProcessor:
         timer = DB_TRANSACTION_SECONDS.labels(decoded[0][0].topic)
         for attempt in self._retrying:
             with attempt, self._pool.connection() as conn, timer.time(), conn.transaction():
-                return self._split_apply(conn, decoded, top=True)
+                return self._split_apply(conn, decoded)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     @staticmethod
@@ -117,36 +118,32 @@ class BatchProcessor:
         return BatchOutcome(poison=[Poison(record, describe(exc), type(exc).__name__,
                                            "apply")])
 
-    def _split_apply(self, conn: Conn, decoded: Decoded, *, top: bool) -> BatchOutcome:
+    def _split_apply(self, conn: Conn, decoded: Decoded) -> BatchOutcome:
+        # Most refusals are an identity snapshot the database refuses (a trigger, a unique
+        # or foreign key): find those with probes of that step alone (a few statements,
+        # always rolled back), then apply what is left in one part.
+        outcome = BatchOutcome(poison=self._probe_identities(conn, decoded, top=True))
+        refused = {id(p.record) for p in outcome.poison}
+        rest = [pair for pair in decoded if id(pair[0]) not in refused]
+        if rest:
+            outcome.add(self._attempt(conn, rest, chunked=True))
+        return outcome
+
+    def _attempt(self, conn: Conn, part: Decoded, *, chunked: bool = False) -> BatchOutcome:
+        """Apply *part* as a savepoint; when refused, split it (*chunked*: by the refusal
+        rate, else in halves) and attempt each piece, down to the records refused alone."""
+        try:
+            return apply_events(conn, part)
+        except Exception as exc:
+            if classify(exc) is not Scope.RECORD:
+                raise
+            if len(part) == 1:
+                return self._refused(part[0][0], exc)
+        pieces = self._split(part, top=chunked)
+        ISOLATION_TRANSACTIONS.labels(part[0][0].topic).inc(len(pieces))
         outcome = BatchOutcome()
-        if top:
-            # Most refusals are an identity snapshot the database refuses (a trigger, a
-            # unique or foreign key): find those with probes of that step alone (a few
-            # statements, always rolled back), then apply what is left in one part.
-            outcome.poison.extend(self._probe_identities(conn, decoded, top=True))
-            refused = {id(p.record) for p in outcome.poison}
-            decoded = [pair for pair in decoded if id(pair[0]) not in refused]
-            if not decoded:
-                return outcome
-            try:
-                outcome.add(apply_events(conn, decoded))  # a savepoint
-                return outcome
-            except Exception as exc:
-                if classify(exc) is not Scope.RECORD:
-                    raise
-                if len(decoded) == 1:
-                    outcome.add(self._refused(decoded[0][0], exc))
-                    return outcome
-        parts = self._split(decoded, top=top)
-        ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc(len(parts))
-        for part in parts:
-            try:
-                outcome.add(apply_events(conn, part))  # a savepoint inside the transaction
-            except Exception as exc:
-                if classify(exc) is not Scope.RECORD:
-                    raise
-                outcome.add(self._refused(part[0][0], exc) if len(part) == 1
-                            else self._split_apply(conn, part, top=False))
+        for piece in pieces:
+            outcome.add(self._attempt(conn, piece))
         return outcome
 
     def _probe_identities(self, conn: Conn, decoded: Decoded, *, top: bool) -> list[Poison]:

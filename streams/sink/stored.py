@@ -28,9 +28,9 @@ def encode_state(state: dict[str, Any]) -> bytes:
     return json.dumps(state, sort_keys=True, default=str).encode()
 
 
-def oversized_state(state: dict[str, Any]) -> str | None:
-    """Why *state* cannot be published, or None when it fits."""
-    size = len(encode_state(state))
+def oversized_state(state: dict[str, Any] | bytes) -> str | None:
+    """Why *state* (or its :func:`encode_state` bytes) cannot be published, or None."""
+    size = len(state if isinstance(state, bytes) else encode_state(state))
     if size > MAX_STATE_BYTES:
         return f"state of {size} bytes is larger than {MAX_STATE_BYTES}"
     return None
