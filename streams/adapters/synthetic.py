@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from streams import clock
+from streams.contracts.identity import identity_id
 from streams.contracts.models import (
     DepartmentSnapshot,
     EmrSystem,
@@ -58,9 +59,11 @@ class SyntheticTaskSource:
     """Generates task events: creations, then updates, assignments and status changes.
 
     Departments, staff and patients come from fixed pools, so the same ids recur with the
-    same identity snapshots, as they would from a real EMR. With *concurrent_rate* > 0 a
-    share of the edits comes from a second node ("offline tablet") that has not seen the
-    task's latest change: a concurrent edit the processor must merge.
+    same identity snapshots, as they would from a real EMR; department and staff ids
+    are the canonical ids of their code and username (``streams.contracts.identity``).
+    With *concurrent_rate* > 0 a share of the edits comes from a second node ("offline
+    tablet") that has not seen the task's latest change: a concurrent edit the processor
+    must merge.
     """
 
     def __init__(self, *, seed: int | None = None, open_tasks: int = 200, staff: int = 40,
@@ -72,11 +75,16 @@ class SyntheticTaskSource:
         self._concurrent_rate = concurrent_rate
         self._clock = ClockKeeper(node)
         self._tablet = ClockKeeper(f"{node}-tablet")
-        self._departments = [DepartmentSnapshot(id=self._uuid(), code=code, name=name)
-                             for code, name in _DEPARTMENTS]
-        self._staff = [UserSnapshot(id=self._uuid(), username=f"staff{n:04d}",
+        # Departments and staff recur across runs (the same codes and usernames): their ids
+        # are derived from those natural keys, so two runs, or two adapters, agree on them.
+        self._departments = [DepartmentSnapshot(id=identity_id("department", code), code=code,
+                                                name=name) for code, name in _DEPARTMENTS]
+        self._staff = [UserSnapshot(id=identity_id("user", f"staff{n:04d}"),
+                                    username=f"staff{n:04d}",
                                     display_name=f"Staff Member {n}",
                                     role=self._rng.choice(_ROLES)) for n in range(staff)]
+        # Patients are new in every run (random MRNs); their ids are the run's own, never
+        # derived from an MRN (an id travels in clear, even when PHI is sealed).
         self._patients = []
         for n in range(patients):
             emr = self._rng.choice(_EMRS)

@@ -28,12 +28,14 @@ from streams.sdk.publisher import EventPublisher
 from streams.topology import project_topics
 
 
-def _counts(url: str) -> tuple[int, int]:
+def _counts(url: str) -> tuple[int, int, int]:
+    """Events applied (the ledger), dead letters, task rows."""
     with psycopg.connect(url, connect_timeout=5) as conn:
         row = conn.execute("SELECT (SELECT count(*) FROM processed_events), "
+                           "(SELECT count(*) FROM dead_letters), "
                            "(SELECT count(*) FROM tasks)").fetchone()
     assert row is not None
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), int(row[2])
 
 
 def _lag(settings: Settings) -> int | None:
@@ -44,11 +46,14 @@ def _lag(settings: Settings) -> int | None:
         return None
 
 
-def _table(produced: int, applied: int, tasks: int, lag: int | None, elapsed: float) -> Table:
+def _table(produced: int, applied: int, dead: int, tasks: int, lag: int | None,
+           elapsed: float) -> Table:
     table = Table(title=f"emr-streams demo — {elapsed:5.1f}s")
-    for column in ("produced", "applied", "task rows (total)", "consumer lag"):
+    for column in ("produced", "applied", "dead-lettered", "task rows (total)",
+                   "consumer lag"):
         table.add_column(column, justify="right")
-    table.add_row(str(produced), str(applied), str(tasks), "?" if lag is None else str(lag))
+    table.add_row(str(produced), str(applied), str(dead), str(tasks),
+                  "?" if lag is None else str(lag))
     return table
 
 
@@ -80,7 +85,7 @@ def demo(
     with open(log_path, "ab") as log:
         worker = subprocess.Popen([sys.executable, "-m", "streams.cli.main", "run"],
                                   stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-    baseline, _ = _counts(settings.database_url)
+    baseline, dead_baseline, _ = _counts(settings.database_url)
     producer = EventPublisher(settings, node="demo-adapter", source_system="GENERIC_FHIR")
     stop = threading.Event()
     adapter = threading.Thread(target=run_adapter, daemon=True, kwargs={
@@ -92,10 +97,10 @@ def demo(
         with Live(console=console, refresh_per_second=4) as live:
             drain_deadline: float | None = None
             while True:
-                applied, tasks = _counts(settings.database_url)
+                applied, dead, tasks = _counts(settings.database_url)
                 lag = _lag(settings)
-                live.update(_table(producer.delivered, applied - baseline, tasks, lag,
-                                   time.monotonic() - started))
+                live.update(_table(producer.delivered, applied - baseline, dead - dead_baseline,
+                                   tasks, lag, time.monotonic() - started))
                 if worker.poll() is not None:
                     raise fail(f"the processor exited with code {worker.returncode}; "
                                f"see {log_path}")
@@ -114,9 +119,9 @@ def demo(
             worker.wait(60)
         except subprocess.TimeoutExpired:
             worker.kill()
-    applied, tasks = _counts(settings.database_url)
+    applied, dead, tasks = _counts(settings.database_url)
     console.print(f"produced {producer.delivered} events; {applied - baseline} applied; "
-                  f"{tasks} task rows in all; "
+                  f"{dead - dead_baseline} dead-lettered; {tasks} task rows in all; "
                   f"processor log: {Path(log_path)}")
     console.print(f"count them yourself: psql '{settings.database_url}' "
                   "-c 'SELECT status, count(*) FROM tasks GROUP BY status'")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import LiteralString
 
-__all__ = ["AUDIT", "CONFLICTS", "DEAD_LETTERS", "DEPARTMENTS", "LEDGER", "LEDGER_OUTCOME",
-           "OUTBOX", "PATIENTS", "SHIFTS", "USERS"]
+__all__ = ["AUDIT", "CONFLICTS", "DEAD_LETTERS", "LEDGER", "LEDGER_OUTCOME", "OUTBOX",
+           "REFERENCE_CONFLICTS", "TASK_PATIENTS"]
 
 LEDGER: LiteralString = """
 INSERT INTO processed_events (event_id, event_type, aggregate_id, topic, "partition", "offset")
@@ -18,38 +18,6 @@ LEDGER_OUTCOME: LiteralString = """
 UPDATE processed_events AS p SET outcome = u.outcome
 FROM unnest(%b::uuid[], %b::text[]) AS u(event_id, outcome)
 WHERE p.event_id = u.event_id
-"""
-
-# Get-or-create from identity snapshots: the first snapshot of an id wins. A snapshot
-# that contradicts an existing row (a code, username or MRN already held by another id)
-# inserts nothing, and the referencing row then fails its foreign key: dead-lettered.
-DEPARTMENTS: LiteralString = """
-INSERT INTO departments (id, code, name)
-SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[])
-ON CONFLICT DO NOTHING
-"""
-
-USERS: LiteralString = """
-INSERT INTO users (id, username, display_name, role)
-SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::user_role[])
-ON CONFLICT DO NOTHING
-"""
-
-PATIENTS: LiteralString = """
-INSERT INTO patients (id, mrn, emr_system, emr_id, first_name, last_name, date_of_birth,
-                      encrypted_data)
-SELECT id, mrn, emr, emr_id, first_name, last_name, date_of_birth,
-       CASE WHEN sealed IS NOT NULL THEN jsonb_build_object('v', 1, 'sealed_phi', sealed) END
-FROM unnest(%b::uuid[], %b::text[], %b::emr_system[], %b::text[], %b::text[], %b::text[],
-            %b::date[], %b::text[])
-     AS p(id, mrn, emr, emr_id, first_name, last_name, date_of_birth, sealed)
-ON CONFLICT DO NOTHING
-"""
-
-SHIFTS: LiteralString = """
-INSERT INTO shifts (id, department_id, supervisor_id, starts_at, ends_at)
-SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::uuid[], %b::timestamptz[], %b::timestamptz[])
-ON CONFLICT DO NOTHING
 """
 
 CONFLICTS: LiteralString = """
@@ -80,4 +48,16 @@ OUTBOX: LiteralString = """
 INSERT INTO state_outbox (aggregate_type, aggregate_id, state, set_aside_at, set_aside_reason)
 SELECT t, a, s, CASE WHEN r IS NOT NULL THEN emr_now() END, r
 FROM unnest(%b::text[], %b::uuid[], %b::jsonb[], %b::text[]) AS u(t, a, s, r)
+"""
+
+REFERENCE_CONFLICTS: LiteralString = """
+INSERT INTO reference_conflicts (aggregate_type, aggregate_id, event_id, field, stored,
+                                 claimed, resolved, resolution_rule)
+SELECT * FROM unnest(%b::text[], %b::uuid[], %b::uuid[], %b::text[], %b::text[], %b::text[],
+                     %b::text[], %b::text[])
+ON CONFLICT (event_id, field) DO NOTHING
+"""
+
+TASK_PATIENTS: LiteralString = """
+SELECT id, patient_id FROM tasks WHERE id = ANY(%s)
 """

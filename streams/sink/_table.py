@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-__all__ = ["Column", "TableSql"]
+__all__ = ["Column", "TableSql", "params_sql"]
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,12 @@ class Column:
 
 _MERGE_STATE = (Column("field_clocks", "jsonb"), Column("vector_clock", "jsonb"),
                 Column("hlc_physical", "bigint"), Column("hlc_logical", "int"),
-                Column("origin_node", "text"), Column("last_event_id", "uuid"))
+                Column("origin_node", "text"), Column("last_event_id", "uuid"),
+                Column("updated_at", "timestamptz"))
 
 
-def _params(count: int, columns: tuple[Column, ...]) -> sql.Composable:
+def params_sql(columns: tuple[Column, ...]) -> sql.Composable:
+    """``%b::type[]`` for each column: the arrays an ``unnest`` statement takes."""
     # %b: binary parameters. The text format quotes every array element with a regex,
     # which profiling showed to be a third of the apply path's time.
     return sql.SQL(", ").join(sql.SQL("%b::{}[]").format(sql.SQL(c.wire)) for c in columns)
@@ -65,16 +67,18 @@ class TableSql:
 
     @property
     def placeholder(self) -> sql.Composed:
-        """Insert rows that do not exist yet (id, references, initial values)."""
+        """Insert rows that do not exist yet (id, references, initial values); until an
+        event of its own is merged, a row was last updated when it was created (a task
+        only another aggregate's snapshot names keeps that time)."""
         initial = tuple(c for c in self.values if c.name in self.placeholder_values)
         columns = (Column("id", "uuid"), *self.refs, *initial)
         return sql.SQL(
-            "INSERT INTO {table} ({cols}) SELECT {exprs} FROM unnest({params}) AS u({cols}) "
-            "ON CONFLICT (id) DO NOTHING").format(
+            "INSERT INTO {table} ({cols}, updated_at) SELECT {exprs}, u.created_at "
+            "FROM unnest({params}) AS u({cols}) ON CONFLICT (id) DO NOTHING").format(
             table=sql.Identifier(self.table),
             cols=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
             exprs=sql.SQL(", ").join(c.assign() for c in columns),
-            params=_params(len(columns), columns))
+            params=params_sql(columns))
 
     @property
     def lock(self) -> sql.Composed:
@@ -87,13 +91,14 @@ class TableSql:
 
     @property
     def update(self) -> sql.Composed:
-        """Write merged values and merge state back, one statement for the batch."""
-        columns = (Column("id", "uuid"), *self.values, *_MERGE_STATE)
+        """Write merged references, values and merge state back, one statement for the
+        batch."""
+        columns = (Column("id", "uuid"), *self.refs, *self.values, *_MERGE_STATE)
         return sql.SQL("UPDATE {table} AS t SET {sets} FROM unnest({params}) AS u({cols}) "
                        "WHERE t.id = u.id").format(
             table=sql.Identifier(self.table),
             sets=sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(c.name),
                                                               c.assign())
                                     for c in columns[1:]),
-            params=_params(len(columns), columns),
+            params=params_sql(columns),
             cols=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns))

@@ -7,7 +7,7 @@ and which identities an event lets the sink get-or-create.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -16,14 +16,11 @@ from psycopg.types.json import Jsonb
 from streams.contracts.clocks import VectorClock
 from streams.contracts.models import (
     AnyEvent,
-    DepartmentSnapshot,
     HandoverAccepted,
     HandoverCompleted,
     HandoverEvent,
     HandoverInitiated,
     HandoverRejected,
-    PatientSnapshot,
-    ShiftSnapshot,
     TaskAssigned,
     TaskCancelled,
     TaskCompleted,
@@ -32,43 +29,16 @@ from streams.contracts.models import (
     TaskSnapshot,
     TaskStatusChanged,
     TaskUpdated,
-    UserSnapshot,
     VerificationEvent,
     VerificationFailed,
     VerificationRequested,
     VerificationVerified,
 )
 from streams.sink._table import Column, TableSql
+from streams.sink.identities import IdentityBatch
 from streams.sink.merge import Row
 
-__all__ = ["SPECS", "AggregateSpec", "Identities", "spec_for"]
-
-
-@dataclass
-class Identities:
-    """Everything a batch references, to get-or-create before the aggregates."""
-
-    departments: dict[UUID, DepartmentSnapshot] = field(default_factory=dict)
-    users: dict[UUID, UserSnapshot] = field(default_factory=dict)
-    patients: dict[UUID, PatientSnapshot] = field(default_factory=dict)
-    shifts: dict[UUID, ShiftSnapshot] = field(default_factory=dict)
-    tasks: dict[UUID, TaskSnapshot] = field(default_factory=dict)
-
-    def user(self, user: UserSnapshot | None) -> None:
-        if user is not None:
-            self.users.setdefault(user.id, user)
-
-    def shift(self, shift: ShiftSnapshot | None) -> None:
-        if shift is not None:
-            self.shifts.setdefault(shift.id, shift)
-            self.departments.setdefault(shift.department.id, shift.department)
-            self.user(shift.supervisor)
-
-    def task(self, task_id: UUID, task: TaskSnapshot) -> None:
-        self.tasks.setdefault(task_id, task)
-        self.departments.setdefault(task.department.id, task.department)
-        self.patients.setdefault(task.patient.id, task.patient)
-        self.user(task.created_by)
+__all__ = ["SPECS", "AggregateSpec", "spec_for", "task_refs"]
 
 
 def _ranks(*tiers: tuple[str, ...]) -> dict[str, int]:
@@ -87,17 +57,18 @@ class AggregateSpec:
     def rank(self, status: Any) -> int:
         return self.ranks.get(str(status), 0)
 
+    def claims(self, event: AnyEvent) -> dict[str, Any]:
+        """The references (and created_at) *event*'s snapshot claims for its aggregate."""
+        raise NotImplementedError
+
     def placeholder(self, event: AnyEvent) -> Row:
         raise NotImplementedError
 
     def writes(self, event: AnyEvent) -> dict[str, Any]:
         raise NotImplementedError
 
-    def collect(self, event: AnyEvent, ids: Identities) -> None:
+    def collect(self, event: AnyEvent, ids: IdentityBatch) -> None:
         raise NotImplementedError
-
-    def patient_id(self, event: AnyEvent) -> UUID | None:
-        return None
 
     # Rows to and from the table ---------------------------------------------------------
     def row_from_db(self, values: tuple[Any, ...]) -> Row:
@@ -105,7 +76,8 @@ class AggregateSpec:
         cols = self.table.values
         head = values[1:1 + len(refs)]
         body = values[1 + len(refs):1 + len(refs) + len(cols)]
-        clocks, vector, physical, logical, origin, last = values[1 + len(refs) + len(cols):]
+        clocks, vector, physical, logical, origin, last, updated = values[
+            1 + len(refs) + len(cols):]
         converted = {c.name: (_uuids(v) if c.type == "uuid[]" else v)
                      for c, v in zip(cols, body, strict=True)}
         return Row(id=values[0], refs=dict(zip((c.name for c in refs), head, strict=True)),
@@ -115,7 +87,7 @@ class AggregateSpec:
                                  for k, v in clocks.items()},
                    vector_clock=VectorClock.from_mapping(vector),
                    hlc=(int(physical), int(logical)), origin_node=origin,
-                   last_event_id=last)
+                   last_event_id=last, updated_at=updated)
 
     def placeholder_params(self, rows: list[Row]) -> tuple[list[Any], ...]:
         initial = [c for c in self.table.values if c.name in self.table.placeholder_values]
@@ -123,12 +95,12 @@ class AggregateSpec:
                 *([_wire(c, r.values[c.name]) for r in rows] for c in initial))
 
     def update_params(self, rows: list[Row]) -> tuple[list[Any], ...]:
-        return ([r.id for r in rows],
+        return ([r.id for r in rows], *([r.refs[c.name] for r in rows] for c in self.table.refs),
                 *([_wire(c, r.values[c.name]) for r in rows] for c in self.table.values),
                 [Jsonb({k: list(v) for k, v in r.field_clocks.items()}) for r in rows],
                 [Jsonb(r.vector_clock.as_dict()) for r in rows], [r.hlc[0] for r in rows],
                 [r.hlc[1] for r in rows], [r.origin_node for r in rows],
-                [r.last_event_id for r in rows])
+                [r.last_event_id for r in rows], [r.updated_at for r in rows])
 
 
 def _uuids(value: Any) -> list[UUID]:
@@ -143,12 +115,14 @@ def _wire(column: Column, value: Any) -> Any:
 
 # Tasks ----------------------------------------------------------------------------------
 class _TaskSpec(AggregateSpec):
+    def claims(self, event: AnyEvent) -> dict[str, Any]:
+        assert isinstance(event, TaskEvent)
+        return task_refs(event.task)
+
     def placeholder(self, event: AnyEvent) -> Row:
         assert isinstance(event, TaskEvent)
         snap = event.task
-        return Row(id=event.aggregate_id,
-                   refs={"patient_id": snap.patient.id, "created_by": snap.created_by.id,
-                         "department_id": snap.department.id},
+        return Row(id=event.aggregate_id, refs=self.claims(event),
                    values={"title": snap.title, "priority": snap.priority, "status": "PENDING",
                            "description": None, "assigned_to": None, "shift_id": None,
                            "due_date": None, "completed_at": None, "emr_system": None,
@@ -180,29 +154,35 @@ class _TaskSpec(AggregateSpec):
             return {"status": "CANCELLED"}
         raise TypeError(type(p).__name__)
 
-    def collect(self, event: AnyEvent, ids: Identities) -> None:
+    def collect(self, event: AnyEvent, ids: IdentityBatch) -> None:
         assert isinstance(event, TaskEvent)
         ids.user(event.actor)
-        ids.departments.setdefault(event.task.department.id, event.task.department)
-        ids.patients.setdefault(event.task.patient.id, event.task.patient)
+        ids.department(event.task.department)
+        ids.patient(event.task.patient)
         ids.user(event.task.created_by)
         if isinstance(event.payload, TaskCreated | TaskAssigned):
             ids.user(event.payload.assigned_to)
             ids.shift(event.payload.shift)
 
-    def patient_id(self, event: AnyEvent) -> UUID | None:
-        assert isinstance(event, TaskEvent)
-        return event.task.patient.id
+
+def task_refs(snap: TaskSnapshot) -> dict[str, Any]:
+    """The references and creation time a task snapshot claims."""
+    return {"patient_id": snap.patient.id, "created_by": snap.created_by.id,
+            "department_id": snap.department.id, "created_at": snap.created_at}
 
 
 # Handovers ------------------------------------------------------------------------------
 class _HandoverSpec(AggregateSpec):
+    def claims(self, event: AnyEvent) -> dict[str, Any]:
+        assert isinstance(event, HandoverEvent)
+        snap = event.handover
+        return {"from_shift_id": snap.from_shift.id, "to_shift_id": snap.to_shift.id,
+                "initiated_by": snap.initiated_by.id, "created_at": event.occurred_at}
+
     def placeholder(self, event: AnyEvent) -> Row:
         assert isinstance(event, HandoverEvent)
         snap = event.handover
-        return Row(id=event.aggregate_id,
-                   refs={"from_shift_id": snap.from_shift.id, "to_shift_id": snap.to_shift.id,
-                         "initiated_by": snap.initiated_by.id},
+        return Row(id=event.aggregate_id, refs=self.claims(event),
                    # Until HANDOVER_INITIATED arrives, initiated_at is the end of the
                    # shift handing over: a value every event agrees on (order-independent).
                    values={"status": "INITIATED", "accepted_by": None, "task_ids": [],
@@ -224,7 +204,7 @@ class _HandoverSpec(AggregateSpec):
             return {"status": "COMPLETED", "completed_at": p.completed_at}
         raise TypeError(type(p).__name__)
 
-    def collect(self, event: AnyEvent, ids: Identities) -> None:
+    def collect(self, event: AnyEvent, ids: IdentityBatch) -> None:
         assert isinstance(event, HandoverEvent)
         ids.user(event.actor)
         ids.shift(event.handover.from_shift)
@@ -233,7 +213,7 @@ class _HandoverSpec(AggregateSpec):
         p = event.payload
         if isinstance(p, HandoverInitiated):
             for task in p.tasks:
-                ids.patients.setdefault(task.patient.id, task.patient)
+                ids.patient(task.patient)
         elif isinstance(p, HandoverAccepted):
             ids.user(p.accepted_by)
         elif isinstance(p, HandoverRejected):
@@ -242,12 +222,16 @@ class _HandoverSpec(AggregateSpec):
 
 # EMR verifications ------------------------------------------------------------------------
 class _VerificationSpec(AggregateSpec):
+    def claims(self, event: AnyEvent) -> dict[str, Any]:
+        assert isinstance(event, VerificationEvent)
+        return {"task_id": event.verification.task_id, "created_at": event.occurred_at}
+
     def placeholder(self, event: AnyEvent) -> Row:
         assert isinstance(event, VerificationEvent)
         snap = event.verification
         # verified_by starts as the task's creator (a value every event agrees on); each
         # event type then writes who requested or performed the verification.
-        return Row(id=event.aggregate_id, refs={"task_id": snap.task_id},
+        return Row(id=event.aggregate_id, refs=self.claims(event),
                    values={"verified_by": snap.task.created_by.id, "status": "PENDING",
                            "emr_system": snap.emr_system, "emr_reference": snap.emr_reference,
                            "checked_fields": [], "failure_reason": None, "verified_at": None})
@@ -268,7 +252,7 @@ class _VerificationSpec(AggregateSpec):
                     "verified_at": p.verified_at}
         raise TypeError(type(p).__name__)
 
-    def collect(self, event: AnyEvent, ids: Identities) -> None:
+    def collect(self, event: AnyEvent, ids: IdentityBatch) -> None:
         assert isinstance(event, VerificationEvent)
         ids.user(event.actor)
         ids.task(event.verification.task_id, event.verification.task)
@@ -277,15 +261,11 @@ class _VerificationSpec(AggregateSpec):
         else:
             ids.user(event.payload.requested_by)
 
-    def patient_id(self, event: AnyEvent) -> UUID | None:
-        assert isinstance(event, VerificationEvent)
-        return event.verification.task.patient.id
-
 
 TASKS = _TaskSpec("task_event", "task", TableSql(
     "tasks",
     refs=(Column("patient_id", "uuid"), Column("created_by", "uuid"),
-          Column("department_id", "uuid")),
+          Column("department_id", "uuid"), Column("created_at", "timestamptz")),
     values=(Column("title", "text"), Column("description", "text"),
             Column("status", "task_status"), Column("priority", "task_priority"),
             Column("assigned_to", "uuid"), Column("shift_id", "uuid"),
@@ -297,23 +277,26 @@ TASKS = _TaskSpec("task_event", "task", TableSql(
 HANDOVERS = _HandoverSpec("handover_event", "handover", TableSql(
     "handovers",
     refs=(Column("from_shift_id", "uuid"), Column("to_shift_id", "uuid"),
-          Column("initiated_by", "uuid")),
+          Column("initiated_by", "uuid"), Column("created_at", "timestamptz")),
     values=(Column("status", "handover_status"), Column("accepted_by", "uuid"),
             Column("task_ids", "uuid[]", transport="jsonb"), Column("notes", "text"),
             Column("initiated_at", "timestamptz"), Column("accepted_at", "timestamptz"),
             Column("completed_at", "timestamptz")),
     placeholder_values=("initiated_at",)),
-    _ranks(("INITIATED",), ("ACCEPTED", "REJECTED"), ("COMPLETED",)))
+    # A rejection outranks everything: whoever else accepted or completed concurrently,
+    # the receiving shift declined, so the work is flagged rather than assumed taken over.
+    _ranks(("INITIATED",), ("ACCEPTED",), ("COMPLETED",), ("REJECTED",)))
 
 VERIFICATIONS = _VerificationSpec("verification_event", "emr_verification", TableSql(
     "emr_verifications",
-    refs=(Column("task_id", "uuid"),),
+    refs=(Column("task_id", "uuid"), Column("created_at", "timestamptz")),
     values=(Column("verified_by", "uuid"), Column("status", "verification_status"),
             Column("emr_system", "emr_system"), Column("emr_reference", "text"),
             Column("checked_fields", "jsonb"), Column("failure_reason", "text"),
             Column("verified_at", "timestamptz")),
     placeholder_values=("verified_by", "emr_system", "emr_reference")),
-    _ranks(("PENDING",), ("VERIFIED", "FAILED")))
+    # A failed check outranks a verification: a mismatch found by anyone is never hidden.
+    _ranks(("PENDING",), ("VERIFIED",), ("FAILED",)))
 
 SPECS: dict[str, AggregateSpec] = {s.schema_name: s for s in (TASKS, HANDOVERS, VERIFICATIONS)}
 

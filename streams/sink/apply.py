@@ -5,14 +5,16 @@ The one apply path: the faust agents, the operator's replay and the tests call
 
 1. claims each new ``event_id`` in ``processed_events`` (a duplicate claims nothing and
    changes nothing);
-2. gets-or-creates the departments, users, patients, shifts and tasks of the events'
-   identity snapshots, and each aggregate's row from its snapshot, so no event waits for
-   another topic;
+2. resolves the identities the events' snapshots name to one id per natural key and
+   creates the departments, users, patients, shifts and tasks missing, and each
+   aggregate's row from its snapshot, so no event waits for another topic
+   (``identities``);
 3. locks the batch's rows (in id order) and merges the events into them (``merge``:
    per-field last writer wins on the HLC, monotone status, vector clocks merged; concurrent
    edits recorded in ``conflicts``);
 4. writes one ``audit_logs`` row per new event, and the merged state of every changed
-   aggregate to ``state_outbox`` for the state topics.
+   aggregate to ``state_outbox`` for the state topics;
+5. merges the identity attributes of the batch's snapshots (per-field last writer wins).
 
 Every statement covers the whole batch (``unnest`` of arrays): the round trips of a batch
 do not grow with its size. Undecodable records are returned as poison for the caller.
@@ -36,7 +38,8 @@ from streams.contracts.models import AnyEvent, event_from_avro
 from streams.failures import Scope, classify, describe
 from streams.phi import PhiSealer
 from streams.sink import _sql
-from streams.sink.aggregates import TASKS, AggregateSpec, Identities, spec_for
+from streams.sink.aggregates import TASKS, AggregateSpec, spec_for, task_refs
+from streams.sink.identities import IdentityBatch, canonical_event
 from streams.sink.merge import Row, jsonable, merge_event
 from streams.sink.records import ConsumedRecord, Poison
 from streams.sink.stored import bounded, oversized_state
@@ -46,6 +49,7 @@ __all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records", "wri
 Conn = psycopg.Connection[tuple[Any, ...]]
 _EMRS = frozenset({"EPIC", "CERNER", "GENERIC_FHIR"})
 _RULE = "per-field last writer wins on (HLC, node); higher-ranked status wins"
+_REFS_RULE = "the earliest snapshot (by HLC) names an aggregate's references"
 
 
 @dataclass
@@ -138,53 +142,57 @@ def apply_events(conn: Conn, decoded: Sequence[tuple[ConsumedRecord, AnyEvent]]
         fresh = [(r, e) for r, e in rows if e.event_id in claimed]
         outcome.duplicates += len(rows) - len(fresh)
         if fresh:
+            fresh, identities = write_identities(conn, fresh)
             by_spec: dict[str, list[AnyEvent]] = defaultdict(list)
             for _, e in fresh:
                 by_spec[e.schema_name].append(e)
-            write_identities(conn, fresh)
-            outcomes: dict[UUID, str] = {}
+            merged: dict[UUID, _Merged] = {}
             for schema, events in sorted(by_spec.items()):
-                outcomes.update(_merge(conn, spec_for(schema), events))
-            for name in outcomes.values():
-                setattr(outcome, name, getattr(outcome, name) + 1)
+                merged.update(_merge(conn, spec_for(schema), events))
+            for m in merged.values():
+                setattr(outcome, m.outcome, getattr(outcome, m.outcome) + 1)
             labels = {"stale": "stale", "concurrent": "merged"}
-            changed = [(k, labels[v]) for k, v in outcomes.items() if v in labels]
+            changed = [(k, labels[m.outcome]) for k, m in merged.items() if m.outcome in labels]
             if changed:
                 conn.execute(_sql.LEDGER_OUTCOME, ([k for k, _ in changed],
                                                    [v for _, v in changed]))
-            _write_audit(conn, fresh, outcomes)
+            _write_audit(conn, fresh, merged)
+            identities.merge_attributes(conn)
     return outcome
 
 
-def write_identities(conn: Conn, fresh: Sequence[tuple[ConsumedRecord, AnyEvent]]) -> None:
-    """Get-or-create the departments, users, patients, shifts and tasks *fresh* names
-    (step 2 of :func:`apply_batch`)."""
-    ids = Identities()
-    for _, e in fresh:
-        spec_for(e.schema_name).collect(e, ids)
-    d, u, p, s = (list(ids.departments.values()), list(ids.users.values()),
-                  list(ids.patients.values()), list(ids.shifts.values()))
-    conn.execute(_sql.DEPARTMENTS, ([x.id for x in d], [x.code for x in d], [x.name for x in d]))
-    conn.execute(_sql.USERS, ([x.id for x in u], [x.username for x in u],
-                              [x.display_name for x in u], [x.role for x in u]))
-    conn.execute(_sql.PATIENTS, ([x.id for x in p], [x.mrn for x in p],
-                                 [x.emr_system for x in p], [x.emr_id for x in p],
-                                 [x.first_name for x in p], [x.last_name for x in p],
-                                 [x.date_of_birth for x in p], [x.sealed_phi for x in p]))
-    if s:
-        conn.execute(_sql.SHIFTS, ([x.id for x in s], [x.department.id for x in s],
-                                   [x.supervisor.id for x in s], [x.starts_at for x in s],
-                                   [x.ends_at for x in s]))
-    if ids.tasks:
-        tasks = [Row(id=task_id, refs={"patient_id": t.patient.id, "created_by": t.created_by.id,
-                                       "department_id": t.department.id},
+def write_identities(conn: Conn, fresh: Sequence[tuple[ConsumedRecord, AnyEvent]]
+                     ) -> tuple[list[tuple[ConsumedRecord, AnyEvent]], IdentityBatch]:
+    """Resolve the identities *fresh* names (canonical ids, aliases) and create the rows
+    missing, with the tasks other aggregates name (step 2 of :func:`apply_batch`).
+
+    Returns the events under canonical ids, and the batch whose attributes
+    ``merge_attributes`` merges once the aggregates are written.
+    """
+    identities = IdentityBatch()
+    canonical = [(r, canonical_event(e, identities.aliases)) for r, e in fresh]
+    for _, e in canonical:
+        identities.begin(e)
+        spec_for(e.schema_name).collect(e, identities)
+    identities.insert_missing(conn)
+    if identities.tasks:
+        tasks = [Row(id=task_id, refs=task_refs(t),
                      values={"title": t.title, "priority": t.priority})
-                 for task_id, t in ids.tasks.items()]
+                 for task_id, t in sorted(identities.tasks.items())]
         conn.execute(TASKS.table.placeholder, TASKS.placeholder_params(tasks))
+    return canonical, identities
 
 
-def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID, str]:
-    """Merge *events* into their rows of *spec*'s table; return each event's outcome."""
+@dataclass(frozen=True)
+class _Merged:
+    """What merging one event did: its outcome and the references of its row after it."""
+
+    outcome: str
+    refs: dict[str, Any]
+
+
+def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID, _Merged]:
+    """Merge *events* into their rows of *spec*'s table; return what each event did."""
     firsts: dict[UUID, AnyEvent] = {}
     for e in events:
         firsts.setdefault(e.aggregate_id, e)
@@ -193,15 +201,20 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
     rows = {r.id: r for r in map(spec.row_from_db, conn.execute(spec.table.lock,
                                                                 (list(firsts),)))}
     before_batch = dict(rows)
-    outcomes: dict[UUID, str] = {}
+    merged: dict[UUID, _Merged] = {}
     conflicts: list[tuple[Any, ...]] = []
+    contradictions: list[tuple[Any, ...]] = []
     for e in sorted(events, key=lambda e: (e.hlc.physical_us, e.hlc.logical, e.hlc.node,
                                            e.event_id)):
         before = rows[e.aggregate_id]
-        result = merge_event(before, e, spec.writes(e), spec.rank)
+        result = merge_event(before, e, spec.writes(e), spec.rank, spec.claims(e))
         rows[e.aggregate_id] = result.row
+        for name, (stored, claim) in sorted(result.contradictions.items()):
+            contradictions.append((spec.aggregate_type, e.aggregate_id, e.event_id, name,
+                                   _text(stored), _text(claim),
+                                   _text(result.row.refs.get(name)), _REFS_RULE))
         if result.ordering is Ordering.CONCURRENT:
-            outcomes[e.event_id] = "concurrent"
+            outcome = "concurrent"
             conflicts.append((
                 spec.aggregate_type, e.aggregate_id, e.event_id,
                 Jsonb(bounded(before.vector_clock.as_dict())), Jsonb(bounded(e.vector_clock)),
@@ -210,19 +223,27 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
                        "writes": jsonable(spec.writes(e))})),
                 Jsonb(bounded(jsonable(result.row.values))), _RULE))
         elif result.changed or result.ordering is Ordering.AFTER:
-            outcomes[e.event_id] = "applied"
+            outcome = "applied"
         else:
-            outcomes[e.event_id] = "stale"
-    merged = [r for r in rows.values() if r != before_batch[r.id]]
-    if merged:
-        conn.execute(spec.table.update, spec.update_params(merged))
-        states = [_state(spec, r) for r in merged]
+            outcome = "stale"
+        merged[e.event_id] = _Merged(outcome, dict(result.row.refs))
+    changed = [r for r in rows.values() if r != before_batch[r.id]]
+    if changed:
+        conn.execute(spec.table.update, spec.update_params(changed))
+        states = [_state(spec, r) for r in changed]
         conn.execute(_sql.OUTBOX, (
-            [spec.aggregate_type for _ in merged], [r.id for r in merged],
+            [spec.aggregate_type for _ in changed], [r.id for r in changed],
             [Jsonb(s) for s in states], [oversized_state(s) for s in states]))
     if conflicts:
         conn.execute(_sql.CONFLICTS, tuple(list(col) for col in zip(*conflicts, strict=True)))
-    return outcomes
+    if contradictions:
+        conn.execute(_sql.REFERENCE_CONFLICTS,
+                     tuple(list(col) for col in zip(*contradictions, strict=True)))
+    return merged
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _state(spec: AggregateSpec, row: Row) -> dict[str, Any]:
@@ -234,7 +255,19 @@ def _state(spec: AggregateSpec, row: Row) -> dict[str, Any]:
 
 
 def _write_audit(conn: Conn, batch: list[tuple[ConsumedRecord, AnyEvent]],
-                 outcomes: dict[UUID, str]) -> None:
+                 merged: dict[UUID, _Merged]) -> None:
+    # The patient is the one of the row the event changed (a verification's: its task's),
+    # never the event's own snapshot, which may contradict the row.
+    task_ids = sorted({m.refs["task_id"] for m in merged.values() if "task_id" in m.refs})
+    task_patients: dict[UUID, UUID] = dict(conn.execute(
+        _sql.TASK_PATIENTS, (task_ids,)).fetchall()) if task_ids else {}
+
+    def patient(event_id: UUID) -> UUID | None:
+        refs = merged[event_id].refs
+        if "patient_id" in refs:
+            return refs["patient_id"]  # type: ignore[no-any-return]
+        return task_patients.get(refs["task_id"]) if "task_id" in refs else None
+
     # In position order: each partition's audit rows enter its hash chain in offset order,
     # and every transaction locks the chain heads (migration 0009) in the same order.
     fresh = sorted(batch, key=lambda re: (re[0].topic, re[0].partition, re[0].offset))
@@ -242,10 +275,9 @@ def _write_audit(conn: Conn, batch: list[tuple[ConsumedRecord, AnyEvent]],
         [e.event_id for _, e in fresh], [e.event_type for _, e in fresh],
         [e.event_type.lower() for _, e in fresh], [e.aggregate_type for _, e in fresh],
         [e.aggregate_id for _, e in fresh], [e.actor.id for _, e in fresh],
-        [e.actor.role for _, e in fresh],
-        [spec_for(e.schema_name).patient_id(e) for _, e in fresh],
+        [e.actor.role for _, e in fresh], [patient(e.event_id) for _, e in fresh],
         [e.source_system if e.source_system in _EMRS else None for _, e in fresh],
         [e.source_system for _, e in fresh], [r.topic for r, _ in fresh],
         [r.partition for r, _ in fresh], [r.offset for r, _ in fresh],
-        [Jsonb({"outcome": outcomes[e.event_id], "origin_node": e.origin_node})
+        [Jsonb({"outcome": merged[e.event_id].outcome, "origin_node": e.origin_node})
          for _, e in fresh]))

@@ -101,32 +101,29 @@ def lag(settings: Settings) -> int:
                                         settings.kafka.tasks_topic))
 
 
-STATE_QUERIES = {
-    "tasks": "SELECT id, title, description, status::text, priority::text, patient_id, "
-             "assigned_to, created_by, department_id, shift_id, due_date, completed_at, "
-             "emr_system::text, emr_reference, vector_clock, hlc_physical, hlc_logical, "
-             "origin_node, last_event_id, field_clocks FROM tasks ORDER BY id",
-    "handovers": "SELECT id, from_shift_id, to_shift_id, initiated_by, accepted_by, "
-                 "status::text, task_ids, notes, initiated_at, accepted_at, completed_at, "
-                 "vector_clock, hlc_physical, hlc_logical, last_event_id, field_clocks "
-                 "FROM handovers ORDER BY id",
-    "emr_verifications": "SELECT id, task_id, verified_by, status::text, emr_system::text, "
-                         "emr_reference, checked_fields, failure_reason, verified_at, "
-                         "vector_clock, hlc_physical, hlc_logical, last_event_id, field_clocks "
-                         "FROM emr_verifications ORDER BY id",
-    "patients": "SELECT id, mrn, emr_system::text, emr_id FROM patients ORDER BY id",
-    "users": "SELECT id, username, display_name, role::text FROM users ORDER BY id",
-    "departments": "SELECT id, code, name FROM departments ORDER BY id",
-    "shifts": "SELECT id, department_id, supervisor_id, starts_at, ends_at FROM shifts "
-              "ORDER BY id",
-}
+#: The tables whose every column is a function of the events (invariants 2 and 3).
+STATE_TABLES = ("tasks", "handovers", "emr_verifications", "patients", "users",
+                "departments", "shifts", "identity_aliases")
+#: Processing times (when the processor saw or changed a row): the only columns that may
+#: differ between two databases fed the same events.
+PROVENANCE = frozenset({"ingested_at", "applied_at", "recorded_at"})
 
 
-def table_state(url: str) -> dict[str, list[tuple[object, ...]]]:
-    """Every domain table's rows (without the wall-clock created_at / updated_at)."""
+def table_state(url: str) -> dict[str, list[dict[str, object]]]:
+    """Every domain table's rows, every column but provenance, in a stable order."""
+    state: dict[str, list[dict[str, object]]] = {}
     with psycopg.connect(url) as conn:
-        return {table: conn.execute(query).fetchall()  # type: ignore[arg-type]
-                for table, query in STATE_QUERIES.items()}
+        for table in STATE_TABLES:
+            columns = [r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                "'public' AND table_name = %s ORDER BY ordinal_position", (table,))
+                if r[0] not in PROVENANCE]
+            query = sql.SQL("SELECT {cols} FROM {table} ORDER BY {cols}").format(
+                cols=sql.SQL(", ").join(map(sql.Identifier, columns)),
+                table=sql.Identifier(table))
+            cursor = conn.execute(query)
+            state[table] = [dict(zip(columns, row, strict=True)) for row in cursor]
+    return state
 
 
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:

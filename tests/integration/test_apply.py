@@ -7,6 +7,7 @@ import random
 import psycopg
 import pytest
 
+from streams.contracts.identity import identity_id
 from streams.sink import ConsumedRecord
 from streams.sink import apply_batch as _apply_batch
 from tests.integration.helpers import CODEC, records, synthetic
@@ -90,8 +91,13 @@ def test_identities_are_created_from_the_snapshots(db: Conn) -> None:
     users = {e.task.created_by.id for e in events} | {e.actor.id for e in events} | {
         e.payload.assigned_to.id for e in events
         if getattr(e.payload, "assigned_to", None) is not None}  # type: ignore[union-attr]
+    patients = {identity_id("patient", e.task.patient.mrn) for e in events}
     for table, ids in (("departments", {e.task.department.id for e in events}),
-                       ("patients", {e.task.patient.id for e in events}),
-                       ("users", users)):
+                       ("patients", patients), ("users", users)):
         found = {r[0] for r in db.execute(f"SELECT id FROM {table}").fetchall()}  # type: ignore[arg-type]
         assert found == ids, table
+    # The adapter derives department and staff ids (no alias); patient ids are its own.
+    aliases = db.execute("SELECT kind, alias_id, canonical_id FROM identity_aliases").fetchall()
+    assert set(aliases) == {("patient", e.task.patient.id, identity_id("patient",
+                                                                       e.task.patient.mrn))
+                            for e in events}

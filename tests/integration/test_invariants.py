@@ -257,7 +257,7 @@ def test_merged_state_is_published_once_committed(
     assert processor.http("/healthz")[0] == 200
     assert processor.http("/readyz")[0] == 200
     assert processor.stop() == 0, processor.output()
-    tasks = {str(row[0]): row for row in table_state(url)["tasks"]}
+    tasks = {str(row["id"]): row for row in table_state(url)["tasks"]}
     published = _read_all(emr_settings, state_topic(emr_settings, "task"), 10**6, timeout=8)
     latest: dict[str, dict] = {}
     for key, value, headers in published:
@@ -266,5 +266,5 @@ def test_merged_state_is_published_once_committed(
         latest[key.decode()] = json.loads(value)
     assert set(latest) == set(tasks)
     for task_id, state in latest.items():
-        assert state["status"] == tasks[task_id][3]
-        assert state["last_event_id"] == str(tasks[task_id][18])
+        assert state["status"] == tasks[task_id]["status"]
+        assert state["last_event_id"] == str(tasks[task_id]["last_event_id"])

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from streams.config import PhiSettings, Settings
+from streams.contracts.identity import identity_id
 from streams.contracts.models import AnyEvent
 from streams.phi import PhiSealer, StaticKeyring
 from streams.phi.envelope import is_sealed, open_token
@@ -80,8 +81,10 @@ def test_phi_is_sealed_by_the_sdk_and_stored_sealed(
 
     keyring = StaticKeyring.from_file(keyring_file)
     with psycopg.connect(url) as conn:
+        # Stored under the id of what the event carries: the MRN's blind index.
+        patient_id = identity_id("patient", keyring.blind_index(PATIENT.mrn))
         row = conn.execute("SELECT mrn, first_name, last_name, date_of_birth, encrypted_data "
-                           "FROM patients WHERE id = %s", (PATIENT.id,)).fetchone()
+                           "FROM patients WHERE id = %s", (patient_id,)).fetchone()
         description = conn.execute("SELECT description FROM tasks WHERE id = %s",
                                    (every_event()[0].aggregate_id,)).fetchone()
     assert row is not None and description is not None
@@ -122,6 +125,6 @@ def test_open_in_sink_stores_plain_text_and_dead_letters_a_foreign_key(
     assert count(url, "processed_events") == len(events)  # the stray one is not claimed
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT mrn, first_name, last_name, date_of_birth FROM patients "
-                           "WHERE id = %s", (PATIENT.id,)).fetchone()
+                           "WHERE id = %s", (identity_id("patient", PATIENT.mrn),)).fetchone()
     assert row == (PATIENT.mrn, PATIENT.first_name, PATIENT.last_name, PATIENT.date_of_birth)
     assert PhiSealer.for_sink(emr_settings) is None  # the test process itself stays sealed

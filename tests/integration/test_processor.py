@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
+import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
+from streams import clock
 from streams.config import Settings
+from streams.contracts.identity import identity_id
 from streams.kafka.producer import EventProducer
 from streams.sink import ConsumedRecord
 from streams.sink.processor import BatchProcessor
@@ -38,24 +42,36 @@ def test_refused_records_are_dead_lettered_and_the_rest_applied(
     topic = emr_settings.kafka.tasks_topic
     events = synthetic(60, seed=9)
     good = events[0]
-    # Same MRN as another patient of the batch under a new id: the snapshot contradicts.
+    # Same MRN as another patient of the batch under a new id: the same patient, named by
+    # another producer's id. Applied to the MRN's patient; the id is kept as an alias.
     clash = _variant(events[1], id=uuid.UUID(int=good.task.patient.id.int ^ 1),
                      mrn=good.task.patient.mrn, emr_id="epic-clash")
+    # What the database refuses: a date of birth next year, a malformed MRN.
+    unborn = _variant(events[3], id=uuid.UUID(int=events[3].task.patient.id.int ^ 1),
+                      mrn="MRN00UNBORN", emr_id="epic-unborn",
+                      date_of_birth=clock.now().date() + timedelta(days=400))
     bad_mrn = _variant(events[2], id=uuid.UUID(int=events[2].task.patient.id.int ^ 1),
                        mrn="lower-case-mrn", emr_id="epic-badmrn")
-    batch = [*events[:30], clash, *events[30:], bad_mrn]
+    batch = [*events[:30], unborn, clash, *events[30:], bad_mrn]
     records = [ConsumedRecord(topic=topic, partition=0, offset=i,
                               key=str(e.aggregate_id).encode(), value=encode(e))
                for i, e in enumerate(batch)]
     outcome = processor.process(records)
-    assert outcome.applied + outcome.stale == len(events)
+    assert outcome.applied + outcome.stale == len(events) + 1
     assert {p.record.offset for p in outcome.poison} == {30, len(batch) - 1}
     assert outcome.total == len(batch)
-    assert count(emr_settings.database_url, "processed_events") == len(events)
+    assert count(emr_settings.database_url, "processed_events") == len(events) + 1
     reasons = {p.record.offset: p.reason for p in outcome.poison}
     assert "invalid MRN format" in reasons[len(batch) - 1]
-    assert "fk_tasks_patient" in reasons[30]
+    assert "date of birth" in reasons[30]
     for reason in reasons.values():
-        assert "lower-case-mrn" not in reason and good.task.patient.mrn not in reason
+        assert "lower-case-mrn" not in reason and "MRN00UNBORN" not in reason
+    with psycopg.connect(emr_settings.database_url) as conn:
+        patient = conn.execute("SELECT patient_id FROM tasks WHERE id = %s",
+                               (clash.aggregate_id,)).fetchone()
+        alias = conn.execute("SELECT canonical_id FROM identity_aliases WHERE alias_id = %s",
+                             (clash.task.patient.id,)).fetchall()
+    canonical = identity_id("patient", good.task.patient.mrn)
+    assert patient == (canonical,) and alias == [(canonical,)]
     letters = [dict(m.headers() or []) for m in dead_letters(emr_settings, 2)]
     assert sorted(h["emr.dlq.stage"] for h in letters) == [b"apply", b"apply"]

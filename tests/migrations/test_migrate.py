@@ -9,8 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from streams.contracts.identity import identity_id
 from streams.db.errors import MigrationChecksumError
 from streams.db.migrate import MigrationRunner, default_migrations_dir
+from tests.migrations import rows
 
 pytestmark = pytest.mark.integration
 
@@ -111,3 +113,32 @@ def test_concurrent_runs_apply_each_migration_once(database_factory) -> None:
         t.join()
     assert errors == []
     assert sorted(results) == [0, 0, len(MigrationRunner(url).migrations)]
+
+
+def test_0012_moves_existing_identities_to_their_canonical_ids(database_factory) -> None:
+    """Rows written before 0012 under producers' ids move to the ids of their natural keys
+    (foreign keys follow); the old ids become aliases, so older audit rows still resolve."""
+    url = database_factory(migrated=False)
+    runner = MigrationRunner(url)
+    runner.up(to=11)
+    with psycopg.connect(url, autocommit=True) as conn:
+        dep, nurse = rows.department(conn, "ICU"), rows.user(conn)
+        pat = rows.patient(conn, mrn="MRN7654321")
+        task = rows.task(conn, dep, nurse, pat)
+        username = conn.execute("SELECT username FROM users").fetchone()
+    assert username is not None
+    runner.up()
+    canonical = {"department": identity_id("department", "ICU"),
+                 "user": identity_id("user", str(username[0])),
+                 "patient": identity_id("patient", "MRN7654321")}
+    with psycopg.connect(url) as conn:
+        refs = conn.execute("SELECT department_id, created_by, patient_id FROM tasks "
+                            "WHERE id = %s", (task,)).fetchone()
+        aliases = set(conn.execute("SELECT kind, alias_id, canonical_id "
+                                   "FROM identity_aliases").fetchall())
+        in_sql = conn.execute("SELECT emr_identity_id('user', %s)", (username[0],)).fetchone()
+    assert refs == (canonical["department"], canonical["user"], canonical["patient"])
+    assert aliases == {("department", dep, canonical["department"]),
+                       ("user", nurse, canonical["user"]),
+                       ("patient", pat, canonical["patient"])}
+    assert in_sql == (canonical["user"],)  # SQL and Python derive the same id

@@ -16,6 +16,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from streams.contracts.identity import identity_id
 from streams.contracts.models import AnyEvent, DepartmentSnapshot, TaskEvent
 from streams.db.maintenance import run_maintenance
 from streams.db.migrate import MigrationRunner, default_migrations_dir
@@ -244,8 +245,8 @@ def test_processor_applies_a_batch_as_the_owner_would(database_factory: Database
     with RangeReader({"bootstrap.servers": services.bootstrap_servers}, state_topic) as reader:
         assert reader.watermarks(0) == (0, relayed)
     assert isinstance(departments, int) and departments >= 3
-    assert {ICU.id, CARDIO.id, ONCO.id} <= {
-        r[0] for r in table_state(as_processor)["departments"]}
+    assert {identity_id("department", d.code) for d in (ICU, CARDIO, ONCO)} <= {
+        r["id"] for r in table_state(as_processor)["departments"]}
     assert table_state(as_processor) == table_state(as_owner)
     with psycopg.connect(as_processor) as mine, psycopg.connect(as_owner) as theirs:
         for table in ("processed_events", "audit_logs", "conflicts"):
@@ -260,9 +261,12 @@ def test_processor_applies_a_batch_as_the_owner_would(database_factory: Database
     "DELETE FROM patients",
     "DELETE FROM conflicts",
     "UPDATE patients SET is_active = false",
-    "UPDATE departments SET name = 'x'",
+    "UPDATE departments SET code = 'X'",
+    "UPDATE users SET username = 'x'",
+    "UPDATE patients SET mrn = 'MRN000000'",
     "UPDATE conflicts SET reviewed_at = now(), reviewed_by = gen_random_uuid()",
     "SELECT encrypted_data FROM patients",
+    "SELECT first_name, last_name, date_of_birth FROM patients",
     "SELECT local_state, remote_state FROM conflicts",
     "TRUNCATE tasks",
     "TRUNCATE processed_events",
@@ -382,6 +386,9 @@ def test_auditor_reads_the_audit_trail_and_its_helpers(
                          "(emr_now() AT TIME ZONE 'UTC')::date - 1, "
                          "(emr_now() AT TIME ZONE 'UTC')::date + 1)") == total
     assert _one(auditor, "SELECT audit_backend()") in {"native", "timescaledb"}
+    # The identity review: producer ids and contradictions (ids only, no PHI).
+    for relation in ("identity_aliases", "identity_contradictions", "reference_conflicts"):
+        assert isinstance(_one(auditor, f"SELECT count(*) FROM {relation}"), int)
 
 
 @pytest.mark.parametrize("statement", [
@@ -400,6 +407,9 @@ def test_auditor_reads_the_audit_trail_and_its_helpers(
     "INSERT INTO departments (id, code, name) VALUES (gen_random_uuid(), 'X', 'x')",
     "DELETE FROM state_outbox",
     "CREATE TABLE public.scratch (id int)",
+    "DELETE FROM identity_aliases",
+    "INSERT INTO reference_conflicts (aggregate_type, aggregate_id, event_id, field, "
+    "resolution_rule) VALUES ('task', gen_random_uuid(), gen_random_uuid(), 'x', 'x')",
 ])
 def test_auditor_is_refused(as_role: Callable[[str], Conn], statement: LiteralString) -> None:
     _refused(as_role("emr_auditor"), statement)

@@ -54,7 +54,7 @@ INDEXES = {
               "idx_tasks_patient_id": "(patient_id)",
               "idx_tasks_vector_clock": "gin (vector_clock jsonb_path_ops)"},
     "patients": {"uq_patients_mrn": "(mrn)",
-                 "uq_patients_emr_identity": "(emr_system, emr_id)",
+                 "idx_patients_emr_identity": "(emr_system, emr_id)",
                  "idx_patients_is_active": "(is_active)",
                  "idx_patients_created_at": "(created_at)"},
     "emr_verifications": {
@@ -173,10 +173,11 @@ def test_clock_columns_only_move_forward(db: Conn) -> None:
     with pytest.raises(psycopg.errors.CheckViolation, match="chk_tasks_vector_clock"):
         db.execute("UPDATE tasks SET vector_clock = %s WHERE id = %s",
                    (json.dumps({"tab-1": 3, "tab-2": 1, "x": -1}), tid))
-    before = db.execute("SELECT updated_at FROM tasks WHERE id = %s", (tid,)).fetchone()
+    # The processing time is applied_at; updated_at is the event's (set by the merge).
+    before = db.execute("SELECT applied_at FROM tasks WHERE id = %s", (tid,)).fetchone()
     db.execute("UPDATE tasks SET vector_clock = %s, hlc_physical = 101 WHERE id = %s",
                (json.dumps({"tab-1": 4, "tab-2": 1}), tid))
-    after = db.execute("SELECT updated_at FROM tasks WHERE id = %s", (tid,)).fetchone()
+    after = db.execute("SELECT applied_at FROM tasks WHERE id = %s", (tid,)).fetchone()
     assert before is not None and after is not None and after[0] > before[0]
 
 
