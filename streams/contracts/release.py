@@ -8,6 +8,7 @@ from pathlib import Path
 
 from streams.contracts.catalogue import SchemaCatalogue
 from streams.contracts.compatibility import check_pair
+from streams.contracts.state_schemas import record_state_releases, state_problems
 
 __all__ = ["CheckReport", "check_catalogue", "record_releases", "released_file"]
 
@@ -41,7 +42,8 @@ class CheckReport:
 
 def check_catalogue(catalogue: SchemaCatalogue) -> CheckReport:
     """Check released versions are unchanged and every version is backward and forward
-    compatible with every earlier one of the same schema (full transitive compatibility)."""
+    compatible with every earlier one of the same schema (full transitive compatibility);
+    released state-topic JSON Schemas are checked unchanged too (``state_schemas``)."""
     report = CheckReport()
     released = _released(catalogue)
     for name, frozen in released.items():
@@ -64,6 +66,10 @@ def check_catalogue(catalogue: SchemaCatalogue) -> CheckReport:
                 for problem in check_pair(old.raw, new.raw):
                     report.incompatible.append(f"{name} v{old.version} → v{new.version}: "
                                                f"{problem}")
+    edited, missing, unreleased = state_problems(catalogue.folder / "state")
+    report.edited += edited
+    report.missing += missing
+    report.unreleased += unreleased
     return report
 
 
@@ -77,4 +83,4 @@ def record_releases(catalogue: SchemaCatalogue) -> list[str]:
                 released[name][str(v.version)] = v.fingerprint.hex()
                 added.append(f"{name} v{v.version}")
     released_file(catalogue).write_text(json.dumps(released, indent=2, sort_keys=True) + "\n")
-    return added
+    return added + record_state_releases(catalogue.folder / "state")

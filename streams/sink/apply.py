@@ -42,6 +42,7 @@ from streams.sink.aggregates import TASKS, AggregateSpec, spec_for, task_refs
 from streams.sink.identities import IdentityBatch, canonical_event
 from streams.sink.merge import Row, jsonable, merge_event
 from streams.sink.records import ConsumedRecord, Poison
+from streams.sink.state import state_document
 from streams.sink.stored import bounded, oversized_state
 
 __all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records", "write_identities"]
@@ -230,7 +231,7 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
     changed = [r for r in rows.values() if r != before_batch[r.id]]
     if changed:
         conn.execute(spec.table.update, spec.update_params(changed))
-        states = [_state(spec, r) for r in changed]
+        states = [state_document(spec, r) for r in changed]
         conn.execute(_sql.OUTBOX, (
             [spec.aggregate_type for _ in changed], [r.id for r in changed],
             [Jsonb(s) for s in states], [oversized_state(s) for s in states]))
@@ -244,14 +245,6 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def _state(spec: AggregateSpec, row: Row) -> dict[str, Any]:
-    """The merged state published to downstream consumers."""
-    return {"aggregate_type": spec.aggregate_type, "id": str(row.id),
-            **jsonable(row.refs), **jsonable(row.values),
-            "vector_clock": row.vector_clock.as_dict(), "hlc": list(row.hlc),
-            "last_event_id": str(row.last_event_id) if row.last_event_id else None}
 
 
 def _write_audit(conn: Conn, batch: list[tuple[ConsumedRecord, AnyEvent]],

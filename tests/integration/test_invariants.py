@@ -36,6 +36,7 @@ from tests.integration.helpers import (
     synthetic,
     table_state,
 )
+from tests.state_contract import assert_valid_state
 from tests.unit.events_fixtures import every_event
 
 pytestmark = pytest.mark.integration
@@ -266,5 +267,6 @@ def test_merged_state_is_published_once_committed(
         latest[key.decode()] = json.loads(value)
     assert set(latest) == set(tasks)
     for task_id, state in latest.items():
+        assert_valid_state(state)  # what consumers get is the documented contract
         assert state["status"] == tasks[task_id]["status"]
         assert state["last_event_id"] == str(tasks[task_id]["last_event_id"])

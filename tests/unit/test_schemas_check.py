@@ -71,3 +71,21 @@ def test_an_edited_released_version_is_rejected(tmp_path: Path) -> None:
     result = _check(folder, "check")
     assert result.returncode == 1
     assert "task_event v1 was edited after release" in result.stderr
+
+
+def test_an_edited_released_state_schema_is_rejected(tmp_path: Path) -> None:
+    folder = _copy(tmp_path)
+    path = folder / "state" / "task" / "v1.json"
+    raw = json.loads(path.read_text())
+    raw["properties"]["title"]["description"] = "prose may change"
+    path.write_text(json.dumps(raw))
+    assert _check(folder, "check").returncode == 0
+    raw["properties"]["status"]["enum"].append("ON_HOLD")  # a new symbol: a new version
+    path.write_text(json.dumps(raw))
+    result = _check(folder, "check")
+    assert result.returncode == 1
+    assert "state task v1 was edited after release" in result.stderr
+    path.unlink()
+    result = _check(folder, "check")
+    assert result.returncode == 1 and "state task v1 is released but its file is gone" in (
+        result.stderr)
