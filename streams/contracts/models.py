@@ -250,6 +250,9 @@ class _Event(_Model):
         record["payload"] = (f"{NAMESPACE}.{type(payload).__name__}", record["payload"])
         record["event_type"] = self.event_type
         record["aggregate_type"] = self.aggregate_type
+        # One encoding per event in any language: map entries (the vector clock, the only
+        # map) in ascending order of their keys' UTF-8 bytes (docs/contracts.md, Framing).
+        record["vector_clock"] = dict(sorted(record["vector_clock"].items()))
         return record
 
 
