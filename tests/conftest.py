@@ -10,5 +10,6 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.processor",
     "tests.fixtures.registry",
+    "tests.fixtures.apicurio",
     "tests.fixtures.certificates",
 ]

@@ -26,6 +26,10 @@ class ConfluentSchemaRegistry:
     def __init__(self, url: str) -> None:
         self._client = SchemaRegistryClient({"url": url})
 
+    def close(self) -> None:
+        """Close the client's connections (a registry keeps them alive)."""
+        self._client.close()
+
     def register(self, subject: str, schema_str: str) -> int:
         try:
             return int(self._client.register_schema(subject, Schema(schema_str, "AVRO")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from psycopg import sql
 
@@ -58,15 +59,16 @@ def params_sql(columns: tuple[Column, ...]) -> sql.Composable:
 
 @dataclass(frozen=True)
 class TableSql:
-    """The three statements the apply path runs on an aggregate table."""
+    """The three statements the apply path runs on an aggregate table, rendered once (a
+    composed statement costs psycopg a rendering at every execution)."""
 
     table: str
     refs: tuple[Column, ...]
     values: tuple[Column, ...]
     placeholder_values: tuple[str, ...]
 
-    @property
-    def placeholder(self) -> sql.Composed:
+    @cached_property
+    def placeholder(self) -> bytes:
         """Insert rows that do not exist yet (id, references, initial values); until an
         event of its own is merged, a row was last updated when it was created (a task
         only another aggregate's snapshot names keeps that time)."""
@@ -78,19 +80,19 @@ class TableSql:
             table=sql.Identifier(self.table),
             cols=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
             exprs=sql.SQL(", ").join(c.assign() for c in columns),
-            params=params_sql(columns))
+            params=params_sql(columns)).as_bytes(None)
 
-    @property
-    def lock(self) -> sql.Composed:
+    @cached_property
+    def lock(self) -> bytes:
         """Read and lock the rows of a batch, in id order (no deadlock between instances)."""
         columns = (Column("id", "uuid"), *self.refs, *self.values, *_MERGE_STATE)
         return sql.SQL("SELECT {cols} FROM {table} WHERE id = ANY(%s) ORDER BY id "
                        "FOR UPDATE").format(
             cols=sql.SQL(", ").join(c.select() for c in columns),
-            table=sql.Identifier(self.table))
+            table=sql.Identifier(self.table)).as_bytes(None)
 
-    @property
-    def update(self) -> sql.Composed:
+    @cached_property
+    def update(self) -> bytes:
         """Write merged references, values and merge state back, one statement for the
         batch."""
         columns = (Column("id", "uuid"), *self.refs, *self.values, *_MERGE_STATE)
@@ -101,4 +103,4 @@ class TableSql:
                                                               c.assign())
                                     for c in columns[1:]),
             params=params_sql(columns),
-            cols=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns))
+            cols=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns)).as_bytes(None)

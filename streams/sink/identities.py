@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import cache, cached_property, lru_cache
+from typing import Any, LiteralString, get_args
 from uuid import UUID
 
 import psycopg
@@ -65,17 +66,16 @@ def canonical_event(event: AnyEvent, aliases: set[Alias]) -> AnyEvent:
     return resolved
 
 
-def _canonical(model: Any, aliases: set[Alias]) -> Any:
-    if isinstance(model, tuple):
-        items = tuple(_canonical(m, aliases) for m in model)
-        return items if any(a is not b for a, b in zip(items, model, strict=True)) else model
-    if not isinstance(model, BaseModel):
-        return model
-    updates = {}
-    for name in type(model).model_fields:
+def _canonical(model: BaseModel, aliases: set[Alias]) -> Any:
+    updates: dict[str, Any] = {}
+    for name in _identity_fields(type(model)):
         value = getattr(model, name)
-        if isinstance(value, BaseModel | tuple):
-            new = _canonical(value, aliases)
+        if isinstance(value, tuple):
+            items = tuple(_canonical_part(v, aliases) for v in value)
+            if any(a is not b for a, b in zip(items, value, strict=True)):
+                updates[name] = items
+        elif value is not None:
+            new = _canonical_part(value, aliases)
             if new is not value:
                 updates[name] = new
     natural = _NATURAL_KEYS.get(type(model))
@@ -86,6 +86,36 @@ def _canonical(model: Any, aliases: set[Alias]) -> Any:
             aliases.add((kind, model.id, canonical))  # type: ignore[attr-defined]
             updates["id"] = canonical
     return model.model_copy(update=updates) if updates else model
+
+
+def _canonical_part(model: BaseModel, aliases: set[Alias]) -> Any:
+    """A snapshot below the envelope: the same ones recur in many events (a ward's staff,
+    a task's snapshot), so their canonical form is cached by value."""
+    try:
+        resolved, found = _cached_part(model)
+    except TypeError:  # an unhashable value: walk it uncached
+        return _canonical(model, aliases)
+    aliases.update(found)
+    return resolved
+
+
+@lru_cache(maxsize=8192)
+def _cached_part(model: BaseModel) -> tuple[Any, frozenset[Alias]]:
+    found: set[Alias] = set()
+    return _canonical(model, found), frozenset(found)
+
+
+@cache
+def _identity_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of *cls* that can hold an identity snapshot (the only ones walked)."""
+    return tuple(name for name, info in cls.model_fields.items()
+                 if _holds_identity(info.annotation))
+
+
+def _holds_identity(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation in _NATURAL_KEYS or bool(_identity_fields(annotation))
+    return any(_holds_identity(arg) for arg in get_args(annotation))
 
 
 @dataclass
@@ -99,20 +129,27 @@ class _Snapshot:
     updated_at: datetime
 
     def add(self, values: dict[str, Any], clock: FieldClock, at: datetime) -> None:
-        for name, value in values.items():
-            if value is not None and (name not in self.clocks or clock > self.clocks[name]):
-                self.values[name] = value
-                self.clocks[name] = clock
-        if clock > self.clocks[_SEEN]:
-            self.clocks[_SEEN] = clock
+        clocks, mine = self.clocks, self.values
+        if clock > clocks[_SEEN]:  # later than every snapshot so far: each value wins
+            for name, value in values.items():
+                if value is not None:
+                    mine[name] = value
+                    clocks[name] = clock
+            clocks[_SEEN] = clock
             self.updated_at = at
-        self.created_at = min(self.created_at, at)
+        else:
+            for name, value in values.items():
+                if value is not None and (name not in clocks or clock > clocks[name]):
+                    mine[name] = value
+                    clocks[name] = clock
+        if at < self.created_at:
+            self.created_at = at
 
 
 @dataclass(frozen=True)
 class _IdentityTable:
     """How one identity table is written: rows inserted when missing (batch start), then
-    attributes merged (batch end).
+    attributes merged (batch end). Statements are rendered once.
 
     ``values`` are per-field registers. ``group`` columns form one register, ``register``,
     written by a statement of their own that never reads them: a patient's PHI (names,
@@ -130,18 +167,18 @@ class _IdentityTable:
                 *self.group, Column("field_clocks", "jsonb"),
                 Column("created_at", "timestamptz"), Column("updated_at", "timestamptz"))
 
-    @property
-    def insert(self) -> sql.Composed:
+    @cached_property
+    def insert(self) -> bytes:
         columns = self._columns()
         return sql.SQL(
             "INSERT INTO {table} ({cols}) SELECT {exprs} FROM unnest({params}) AS u({cols}) "
             "ORDER BY u.id ON CONFLICT DO NOTHING").format(
             table=sql.Identifier(self.table), cols=_names(columns),
             exprs=sql.SQL(", ").join(c.assign() for c in columns),
-            params=params_sql(columns))
+            params=params_sql(columns)).as_bytes(None)
 
-    @property
-    def update_group(self) -> sql.Composed:
+    @cached_property
+    def update_group(self) -> bytes:
         """Write the group where the batch's register is newer (before :attr:`update`,
         which then records its clock)."""
         columns = (Column("id", "uuid"), *self.group, Column("field_clocks", "jsonb"))
@@ -153,10 +190,10 @@ class _IdentityTable:
                                                               c.assign())
                                     for c in self.group),
             params=params_sql(columns), cols=_names(columns),
-            newer=_NEWER.format(k=sql.Literal(self.register)))
+            newer=_NEWER.format(k=sql.Literal(self.register))).as_bytes(None)
 
-    @property
-    def update(self) -> sql.Composed:
+    @cached_property
+    def update(self) -> bytes:
         """Merge the per-field registers, the clocks, created_at and updated_at."""
         columns = self._columns()
         case = sql.SQL("{col} = CASE WHEN {newer} THEN {value} ELSE t.{col} END")
@@ -177,7 +214,7 @@ class _IdentityTable:
             "jsonb_each(u.field_clocks) AS c(k, v) WHERE "
             "emr_clock_after(c.v, t.field_clocks -> c.k)))").format(
             table=sql.Identifier(self.table), sets=sql.SQL(", ").join(sets),
-            params=params_sql(columns), cols=_names(columns))
+            params=params_sql(columns), cols=_names(columns)).as_bytes(None)
 
     def params(self, rows: dict[UUID, _Snapshot], *, group_only: bool = False
                ) -> tuple[list[Any], ...]:
@@ -224,7 +261,7 @@ _TABLES = {
         Column("starts_at", "timestamptz"), Column("ends_at", "timestamptz")), "snapshot"),
 }
 
-_ALIASES = sql.SQL(
+_ALIASES: LiteralString = (
     "INSERT INTO identity_aliases (kind, alias_id, canonical_id) "
     "SELECT * FROM unnest(%b::text[], %b::uuid[], %b::uuid[]) ON CONFLICT DO NOTHING")
 

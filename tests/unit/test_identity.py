@@ -43,3 +43,4 @@ def test_canonical_events_rename_every_identity_and_record_the_producer_ids() ->
     # Canonical events are a fixed point.
     again: set[tuple[str, uuid.UUID, uuid.UUID]] = set()
     assert [canonical_event(e, again) for e in events] == events and not again
+
