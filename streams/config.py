@@ -223,6 +223,10 @@ class PhiSettings(BaseSettings):
     open_in_sink: bool = Field(
         False, description="Decrypt sealed PHI before writing it to PostgreSQL (default: "
                            "store it sealed). A value that does not open is dead-lettered.")
+    publish_plaintext: bool = Field(
+        False, description="Let plaintext PHI (opened in the sink, or sent unsealed) leave "
+                           "the database on the state topics and in conflict rows (default: "
+                           "those carry sealed values only; a plaintext one is null).")
 
 
 class LimitsSettings(BaseSettings):

@@ -40,7 +40,8 @@ def run_worker(settings: Settings) -> None:
     health = HealthState()
     breaker = PoisonBreaker(settings.processor.poison_breaker, on_change=health.set_paused)
     processor = BatchProcessor(pool, dead_letters, codec_for(settings),
-                               phi=PhiSealer.for_sink(settings), breaker=breaker)
+                               phi=PhiSealer.for_sink(settings), breaker=breaker,
+                               plaintext_phi=settings.phi.publish_plaintext)
     app = create_app(settings)
     for topic in input_topics(settings):
         register_ingest_agent(app, settings, topic, processor, on_crash=health.mark_failed)

@@ -160,7 +160,8 @@ def run_replay(settings: Settings, plan: ReplayPlan, *, checkpoint: Path | None 
         if plan.into == "database":
             pool = ConnectionPool(settings.database_url, min_size=1, max_size=2,
                                   kwargs={"autocommit": True}, open=True)
-            processor = BatchProcessor(pool, None, codec, phi=PhiSealer.for_sink(settings))
+            processor = BatchProcessor(pool, None, codec, phi=PhiSealer.for_sink(settings),
+                                       plaintext_phi=settings.phi.publish_plaintext)
         else:
             producer = EventProducer(settings.librdkafka())
     try:

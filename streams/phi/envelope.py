@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import re
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -23,7 +24,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from streams.phi.errors import PhiDecryptError
 from streams.phi.keyring import KEY_ID, KeyProvider
 
-__all__ = ["PREFIX", "MessageKey", "is_sealed", "open_token"]
+__all__ = ["PREFIX", "MessageKey", "has_token_shape", "is_sealed", "open_token"]
 
 PREFIX = "ENC1."
 _NONCE = 12
@@ -38,8 +39,18 @@ def _dec(text: str) -> bytes:
 
 
 def is_sealed(value: object) -> bool:
-    """Whether *value* is a sealed-value token."""
+    """Whether *value* claims to be a sealed-value token (opening it tells whether it is)."""
     return isinstance(value, str) and value.startswith(PREFIX)
+
+
+#: A token's shape: key id, wrapped key, a 12-byte nonce, ciphertext with its 16-byte tag.
+_TOKEN = re.compile(r"ENC1\.[^.\s]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22,}")
+
+
+def has_token_shape(value: object) -> bool:
+    """Whether *value* has the exact shape of a token, checked without keys: what may leave
+    the database as sealed (plain text that starts with ``ENC1.`` does not)."""
+    return isinstance(value, str) and _TOKEN.fullmatch(value) is not None
 
 
 @dataclass

@@ -53,6 +53,8 @@ class AggregateSpec:
     aggregate_type: str
     table: TableSql
     ranks: dict[str, int]
+    #: The value columns that hold PHI (free text the schemas mark ``"phi": true``).
+    phi_values: frozenset[str] = frozenset()
 
     def rank(self, status: Any) -> int:
         return self.ranks.get(str(status), 0)
@@ -272,7 +274,8 @@ TASKS = _TaskSpec("task_event", "task", TableSql(
             Column("due_date", "timestamptz"), Column("completed_at", "timestamptz"),
             Column("emr_system", "emr_system"), Column("emr_reference", "text")),
     placeholder_values=("title", "priority")),
-    _ranks(("PENDING", "IN_PROGRESS", "BLOCKED"), ("COMPLETED", "CANCELLED")))
+    _ranks(("PENDING", "IN_PROGRESS", "BLOCKED"), ("COMPLETED", "CANCELLED")),
+    frozenset({"description"}))
 
 HANDOVERS = _HandoverSpec("handover_event", "handover", TableSql(
     "handovers",
@@ -285,7 +288,8 @@ HANDOVERS = _HandoverSpec("handover_event", "handover", TableSql(
     placeholder_values=("initiated_at",)),
     # A rejection outranks everything: whoever else accepted or completed concurrently,
     # the receiving shift declined, so the work is flagged rather than assumed taken over.
-    _ranks(("INITIATED",), ("ACCEPTED",), ("COMPLETED",), ("REJECTED",)))
+    _ranks(("INITIATED",), ("ACCEPTED",), ("COMPLETED",), ("REJECTED",)),
+    frozenset({"notes"}))
 
 VERIFICATIONS = _VerificationSpec("verification_event", "emr_verification", TableSql(
     "emr_verifications",
@@ -296,7 +300,8 @@ VERIFICATIONS = _VerificationSpec("verification_event", "emr_verification", Tabl
             Column("verified_at", "timestamptz")),
     placeholder_values=("verified_by", "emr_system", "emr_reference")),
     # A failed check outranks a verification: a mismatch found by anyone is never hidden.
-    _ranks(("PENDING",), ("VERIFIED",), ("FAILED",)))
+    _ranks(("PENDING",), ("VERIFIED",), ("FAILED",)),
+    frozenset({"failure_reason"}))
 
 SPECS: dict[str, AggregateSpec] = {s.schema_name: s for s in (TASKS, HANDOVERS, VERIFICATIONS)}
 

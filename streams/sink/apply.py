@@ -42,7 +42,7 @@ from streams.sink.aggregates import TASKS, AggregateSpec, spec_for, task_refs
 from streams.sink.identities import IdentityBatch, canonical_event
 from streams.sink.merge import Row, jsonable, merge_event
 from streams.sink.records import ConsumedRecord, Poison
-from streams.sink.state import state_document
+from streams.sink.state import state_document, without_plaintext_phi
 from streams.sink.stored import bounded, oversized_state
 
 __all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records", "write_identities"]
@@ -105,11 +105,14 @@ def decode_records(codec: AvroCodec, records: Sequence[ConsumedRecord], outcome:
 
 
 def apply_batch(conn: Conn, records: Sequence[ConsumedRecord], *,
-                codec: AvroCodec, phi: PhiSealer | None = None) -> BatchOutcome:
+                codec: AvroCodec, phi: PhiSealer | None = None,
+                plaintext_phi: bool = False) -> BatchOutcome:
     """Decode *records* and apply them in one transaction on *conn*; return what happened.
 
     Sealed PHI is stored sealed unless *phi* is given (``EMR_STREAMS_PHI_OPEN_IN_SINK``):
-    then it is opened first, and a record whose PHI does not open is poison.
+    then it is opened first, and a record whose PHI does not open is poison. PHI in plain
+    text reaches the state topics and conflict rows only with *plaintext_phi*
+    (``EMR_STREAMS_PHI_PUBLISH_PLAINTEXT``); otherwise they hold null in its place.
 
     Raises what the database or the merge raised when the batch cannot be applied: nothing
     of it was committed, and the caller decides (``streams.failures``: retry a transient
@@ -118,12 +121,12 @@ def apply_batch(conn: Conn, records: Sequence[ConsumedRecord], *,
     """
     outcome = BatchOutcome()
     decoded = decode_records(codec, records, outcome, phi=phi)
-    outcome.add(apply_events(conn, decoded))
+    outcome.add(apply_events(conn, decoded, plaintext_phi=plaintext_phi))
     return outcome
 
 
-def apply_events(conn: Conn, decoded: Sequence[tuple[ConsumedRecord, AnyEvent]]
-                 ) -> BatchOutcome:
+def apply_events(conn: Conn, decoded: Sequence[tuple[ConsumedRecord, AnyEvent]], *,
+                 plaintext_phi: bool = False) -> BatchOutcome:
     """Apply decoded events in one transaction on *conn* (see :func:`apply_batch`)."""
     outcome = BatchOutcome()
     unique: dict[UUID, tuple[ConsumedRecord, AnyEvent]] = {}
@@ -149,7 +152,7 @@ def apply_events(conn: Conn, decoded: Sequence[tuple[ConsumedRecord, AnyEvent]]
                 by_spec[e.schema_name].append(e)
             merged: dict[UUID, _Merged] = {}
             for schema, events in sorted(by_spec.items()):
-                merged.update(_merge(conn, spec_for(schema), events))
+                merged.update(_merge(conn, spec_for(schema), events, plaintext_phi))
             for m in merged.values():
                 setattr(outcome, m.outcome, getattr(outcome, m.outcome) + 1)
             labels = {"stale": "stale", "concurrent": "merged"}
@@ -192,8 +195,11 @@ class _Merged:
     refs: dict[str, Any]
 
 
-def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID, _Merged]:
+def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent], plaintext_phi: bool
+           ) -> dict[UUID, _Merged]:
     """Merge *events* into their rows of *spec*'s table; return what each event did."""
+    shown = (lambda values: values) if plaintext_phi else (
+        lambda values: without_plaintext_phi(spec, values))
     firsts: dict[UUID, AnyEvent] = {}
     for e in events:
         firsts.setdefault(e.aggregate_id, e)
@@ -219,10 +225,10 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
             conflicts.append((
                 spec.aggregate_type, e.aggregate_id, e.event_id,
                 Jsonb(bounded(before.vector_clock.as_dict())), Jsonb(bounded(e.vector_clock)),
-                Jsonb(bounded(jsonable(before.values))),
+                Jsonb(bounded(jsonable(shown(before.values)))),
                 Jsonb(bounded({"event_type": e.event_type, "origin_node": e.origin_node,
-                       "writes": jsonable(spec.writes(e))})),
-                Jsonb(bounded(jsonable(result.row.values))), _RULE))
+                       "writes": jsonable(shown(spec.writes(e)))})),
+                Jsonb(bounded(jsonable(shown(result.row.values)))), _RULE))
         elif result.changed or result.ordering is Ordering.AFTER:
             outcome = "applied"
         else:
@@ -231,7 +237,7 @@ def _merge(conn: Conn, spec: AggregateSpec, events: list[AnyEvent]) -> dict[UUID
     changed = [r for r in rows.values() if r != before_batch[r.id]]
     if changed:
         conn.execute(spec.table.update, spec.update_params(changed))
-        states = [state_document(spec, r) for r in changed]
+        states = [state_document(spec, r, plaintext_phi=plaintext_phi) for r in changed]
         conn.execute(_sql.OUTBOX, (
             [spec.aggregate_type for _ in changed], [r.id for r in changed],
             [Jsonb(s) for s in states], [oversized_state(s) for s in states]))

@@ -65,10 +65,11 @@ class BatchProcessor:
 
     def __init__(self, pool: ConnectionPool, producer: EventProducer | None, codec: AvroCodec,
                  *, max_backoff: float = 30.0, phi: PhiSealer | None = None,
-                 breaker: PoisonBreaker | None = None) -> None:
+                 breaker: PoisonBreaker | None = None, plaintext_phi: bool = False) -> None:
         self._pool = pool
         self._codec = codec
         self._phi = phi
+        self._plaintext_phi = plaintext_phi
         self._producer = producer
         self._breaker = breaker or PoisonBreaker(0)
         #: Moving average of the share of decoded records refused at the apply stage.
@@ -84,7 +85,7 @@ class BatchProcessor:
         timer = DB_TRANSACTION_SECONDS.labels(decoded[0][0].topic)
         for attempt in self._retrying:
             with attempt, self._pool.connection() as conn, timer.time():
-                return apply_events(conn, decoded)
+                return apply_events(conn, decoded, plaintext_phi=self._plaintext_phi)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _isolate(self, decoded: Decoded) -> BatchOutcome:
@@ -133,7 +134,7 @@ class BatchProcessor:
         """Apply *part* as a savepoint; when refused, split it (*chunked*: by the refusal
         rate, else in halves) and attempt each piece, down to the records refused alone."""
         try:
-            return apply_events(conn, part)
+            return apply_events(conn, part, plaintext_phi=self._plaintext_phi)
         except Exception as exc:
             if classify(exc) is not Scope.RECORD:
                 raise

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import random
+import uuid
 
 import psycopg
 import pytest
 
 from streams.contracts.identity import identity_id
+from streams.contracts.models import TaskUpdated
 from streams.sink import ConsumedRecord
 from streams.sink import apply_batch as _apply_batch
 from tests.integration.helpers import CODEC, records, synthetic
+from tests.unit.events_fixtures import every_event
 
 pytestmark = pytest.mark.integration
 
@@ -101,3 +104,29 @@ def test_identities_are_created_from_the_snapshots(db: Conn) -> None:
     assert set(aliases) == {("patient", e.task.patient.id, identity_id("patient",
                                                                        e.task.patient.mrn))
                             for e in events}
+
+
+def test_plain_text_phi_leaves_the_database_only_when_allowed(db: Conn) -> None:
+    """Unsealed PHI (a producer without a keyring) is stored, but its state and conflict
+    rows carry null in its place unless EMR_STREAMS_PHI_PUBLISH_PLAINTEXT allows it."""
+    created, *_ = every_event()
+    description = created.payload.description  # type: ignore[union-attr]
+    assert description
+    concurrent = created.model_copy(update={
+        "event_id": uuid.UUID(int=7777, version=4), "payload": TaskUpdated(
+            description="plain PHI edited offline"),
+        "vector_clock": {"other-tablet": 1}, "origin_node": "other-tablet"})
+    for allowed in (False, True):
+        with db.transaction(force_rollback=True):
+            outcome = _apply_batch(db, records([created, concurrent]), codec=CODEC,
+                                   plaintext_phi=allowed)
+            assert outcome.concurrent == 1
+            stored = db.execute("SELECT description FROM tasks").fetchone()
+            state = db.execute("SELECT state FROM state_outbox ORDER BY id DESC LIMIT 1"
+                               ).fetchone()
+            conflict = db.execute("SELECT c::text FROM conflicts c").fetchone()
+        assert stored == ("plain PHI edited offline",)
+        assert state is not None and conflict is not None
+        assert state[0]["description"] == ("plain PHI edited offline" if allowed else None)
+        for text in (description, "plain PHI edited offline"):
+            assert (text in conflict[0]) is allowed

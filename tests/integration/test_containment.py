@@ -306,6 +306,8 @@ def test_a_state_too_large_to_publish_is_set_aside_and_blocks_nobody(
     for event in small:
         producer.produce(topic, key=str(event.aggregate_id).encode(), value=encode(event))
     producer.flush()
+    # The description is plain text: it is in the state only where plain PHI may be.
+    processor_factory.extra_env["EMR_STREAMS_PHI_PUBLISH_PLAINTEXT"] = "true"
     processor = _run_until_consumed(emr_settings, processor_factory)
     url = emr_settings.database_url
     wait_for(lambda: _one(url, "SELECT count(*) FROM state_outbox "

@@ -4,10 +4,12 @@ and a record sealed under a key the sink does not have is dead-lettered, not ret
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
+from confluent_kafka import Consumer
 
 from streams.config import PhiSettings, Settings
 from streams.contracts.identity import identity_id
@@ -16,6 +18,7 @@ from streams.phi import PhiSealer, StaticKeyring
 from streams.phi.envelope import is_sealed, open_token
 from streams.phi.keyring import new_keyring
 from streams.sdk import EventPublisher
+from streams.topology import state_topic
 from tests.fixtures.processor import ProcessorFactory, wait_for
 from tests.integration.helpers import count, dead_letters, synthetic
 from tests.unit.events_fixtures import PATIENT, every_event
@@ -40,6 +43,26 @@ def _publish(settings: Settings, keyring: Path, events: list[AnyEvent]) -> None:
     with EventPublisher(sealing, node="phi-test", source_system="EPIC") as publisher:
         for event in events:
             publisher.publish(event)
+
+
+def _read_all(settings: Settings, topic: str) -> dict[str, dict[str, object]]:
+    """The latest state per key on *topic* (read until it has been quiet for 3 s)."""
+    consumer = Consumer({**settings.librdkafka(), "group.id": f"phi-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    latest: dict[str, dict[str, object]] = {}
+    quiet = 0
+    try:
+        while quiet < 6:
+            message = consumer.poll(0.5)
+            if message is None or message.error() is not None:
+                quiet += 1
+                continue
+            quiet = 0
+            latest[(message.key() or b"").decode()] = json.loads(message.value() or b"{}")
+    finally:
+        consumer.close()
+    return latest
 
 
 def _database_text(url: str) -> str:
@@ -116,6 +139,8 @@ def test_open_in_sink_stores_plain_text_and_dead_letters_a_foreign_key(
     wait_for(lambda: count(url, "processed_events") == len(events), timeout=90,
              what="every event applied", on_timeout=processor.output)
     letters = [dict(m.headers() or []) for m in dead_letters(emr_settings, 1)]
+    wait_for(lambda: count(url, "state_outbox") == 0, timeout=60, what="states relayed",
+             on_timeout=processor.output)
     assert processor.http("/healthz")[0] == 200, processor.output()
     assert processor.stop() == 0, processor.output()
 
@@ -126,5 +151,18 @@ def test_open_in_sink_stores_plain_text_and_dead_letters_a_foreign_key(
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT mrn, first_name, last_name, date_of_birth FROM patients "
                            "WHERE id = %s", (identity_id("patient", PATIENT.mrn),)).fetchone()
+        description = conn.execute("SELECT description FROM tasks WHERE id = %s",
+                                   (events[-13].aggregate_id,)).fetchone()
+        conflict_text = "\n".join(r[0] for r in conn.execute(
+            "SELECT c::text FROM conflicts c").fetchall())
     assert row == (PATIENT.mrn, PATIENT.first_name, PATIENT.last_name, PATIENT.date_of_birth)
     assert PhiSealer.for_sink(emr_settings) is None  # the test process itself stays sealed
+    # Opened PHI stays in the database: the state topic carries null in its place.
+    assert description is not None and description[0] == every_event()[0].payload.description  # type: ignore[union-attr]
+    states = _read_all(emr_settings, state_topic(emr_settings, "task"))
+    assert str(events[-13].aggregate_id) in states
+    assert states[str(events[-13].aggregate_id)]["description"] is None
+    published = json.dumps(list(states.values())) + conflict_text
+    for event in events:
+        for value in phi_values(event):
+            assert value not in published, "plain-text PHI left the database"

@@ -144,3 +144,31 @@ def test_the_cli_creates_a_keyring_and_rotates_it(tmp_path: Path) -> None:
     assert rotated.open(before) == every_event()[0]
     again = runner.invoke(app, ["phi", "add-key", str(path), "--key-id", "2026-11"])
     assert again.exit_code == 1 and "already in the keyring" in again.output
+
+
+def test_every_stored_phi_field_is_a_phi_column_of_its_aggregate() -> None:
+    """The columns whose plain text never leaves the database (state topics, conflicts)
+    are exactly the stored fields the schemas mark phi."""
+    from streams.contracts.catalogue import SchemaCatalogue, phi_paths
+    from streams.contracts.models import MODEL_VERSIONS
+    from streams.sink.aggregates import spec_for
+
+    catalogue = SchemaCatalogue()
+    for name, version in MODEL_VERSIONS.items():
+        spec = spec_for(name)
+        raw = next(v.raw for v in catalogue.versions(name) if v.version == version)
+        columns = {c.name for c in spec.table.values}
+        stored = {path.split(".")[1] for path in phi_paths(raw)
+                  if not path.startswith("PatientSnapshot.")} & columns
+        assert stored == set(spec.phi_values), name
+
+
+def test_only_the_shape_of_a_token_passes_as_sealed() -> None:
+    from streams.phi.envelope import MessageKey, has_token_shape
+
+    keyring = StaticKeyring.from_json(json.dumps(new_keyring("2026-11")))
+    token = MessageKey.new(keyring).seal(b"BP twice hourly", "TaskCreated.description")
+    assert has_token_shape(token)
+    for fake in ("ENC1. patient is HIV positive", "ENC1.k.w.n.c", token + " note", "", None,
+                 token.replace(".", " ", 1)):
+        assert not has_token_shape(fake), fake
