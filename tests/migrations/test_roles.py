@@ -6,6 +6,7 @@ other sessions migrate on the same server); the tests connect as that member.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from streams.audit import verify_chains
 from streams.contracts.identity import identity_id
 from streams.contracts.models import AnyEvent, DepartmentSnapshot, TaskEvent
 from streams.db.maintenance import run_maintenance
@@ -413,3 +415,51 @@ def test_auditor_reads_the_audit_trail_and_its_helpers(
 ])
 def test_auditor_is_refused(as_role: Callable[[str], Conn], statement: LiteralString) -> None:
     _refused(as_role("emr_auditor"), statement)
+
+
+# The audit chain against a processor session (migration 0013) -----------------------
+
+def test_the_audit_chain_trusts_nothing_a_processor_session_can_set_or_shadow(
+        database_url: str, login: Login) -> None:
+    """Three attacks an adversarial review made as an emr_processor member: read the
+    chain head with current_setting(), forge the running state in a setting, shadow the
+    heads with a temporary table. Each now leaves the chain intact and whole."""
+    insert: LiteralString = (
+        "INSERT INTO audit_logs (action, entity_type, source_system, topic, \"partition\", "
+        "\"offset\") VALUES ('viewed', 'task', 'EPIC', 't', 0, %s)")
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        assert apply_batch(owner, RECORDS[:20], codec=CODEC).poison == []
+        for offset in range(5):  # the chain t:0 exists: five rows, its head at 5
+            owner.execute(insert, (offset,))
+    setting = "emr_streams_chain.h" + hashlib.md5(b"t:0").hexdigest()
+    with psycopg.connect(login(database_url, "emr_processor"), autocommit=True) as attacker:
+        with attacker.transaction():
+            attacker.execute(insert, (1000,))
+            # 1. Nothing of the chain's state is readable from the session.
+            assert attacker.execute("SELECT current_setting(%s, true)", (setting,)
+                                    ).fetchone() in {(None,), ("",)}
+        for table in ("audit_chain_running", "audit_chain_heads"):
+            _refused(attacker, f"SELECT * FROM {table}")  # type: ignore[arg-type]
+        # 2. A forged running state is ignored.
+        with attacker.transaction():
+            attacker.execute("SELECT set_config(%s, %s, true)", (setting, "1:" + "ab" * 32))
+            attacker.execute(insert, (1001,))
+        # 3. Temporary tables named like the chain's own do not stand in for them.
+        attacker.execute("CREATE TEMP TABLE audit_chain_heads (chain_key text, last_seq "
+                         "bigint, last_hash bytea, updated_at timestamptz)")
+        attacker.execute("INSERT INTO audit_chain_heads VALUES ('t:0', 1000, %s, now())",
+                         (b"\x00" * 32,))
+        attacker.execute("CREATE TEMP TABLE audit_chain_running (xact xid8, chain_key text, "
+                         "seq bigint, hash bytea)")
+        with attacker.transaction():
+            attacker.execute("INSERT INTO audit_chain_running VALUES (pg_current_xact_id(), "
+                             "'t:0', 5000, %s)", (b"\x11" * 32,))
+            attacker.execute(insert, (1002,))
+    report = verify_chains(database_url)
+    assert report.intact, report
+    with psycopg.connect(database_url) as owner:
+        seqs = [r[0] for r in owner.execute(
+            "SELECT chain_seq FROM audit_logs WHERE chain_key = 't:0' ORDER BY chain_seq")]
+        running = owner.execute("SELECT count(*) FROM audit_chain_running").fetchone()
+    assert seqs == list(range(1, 9))  # five, then the attacker's three, in order
+    assert running == (0,)  # nothing left behind outside transactions
