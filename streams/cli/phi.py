@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -29,12 +32,36 @@ def add_key(
     still opens. The blind-index key is created once and kept. Restart (or roll) the
     producers and processors to pick it up.
     """
-    existing = json.loads(keyring.read_text()) if keyring.exists() else None
+    existing = _read_keyring(keyring) if keyring.exists() else None
     doc = new_keyring(key_id, existing)
     StaticKeyring.from_json(json.dumps(doc))  # the result must load
-    temporary = keyring.with_name(keyring.name + ".tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(doc, out, indent=2)
-    temporary.replace(keyring)
+    _write_private(keyring, json.dumps(doc, indent=2))
     typer.echo(f"{keyring}: active key {key_id} ({len(doc['keys'])} key(s) in the keyring)")
+
+
+def _read_keyring(path: Path) -> dict[str, Any]:
+    """The keyring document at *path*, checked (PhiKeyError in one line, no traceback)."""
+    text = StaticKeyring.read_text(path)
+    StaticKeyring.from_json(text)  # a keyring this code can load, or a one-line error
+    doc: dict[str, Any] = json.loads(text)
+    return doc
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace *path* atomically with *text*, readable by its owner only.
+
+    The new content goes to a fresh file in the same folder, created with O_CREAT|O_EXCL|
+    O_NOFOLLOW at mode 0600 (``tempfile.mkstemp``: no name another user prepared, no
+    symlink followed, never world-readable), synced, then renamed over *path*.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise

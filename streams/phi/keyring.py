@@ -106,11 +106,17 @@ class StaticKeyring:
 
     @classmethod
     def from_file(cls, path: Path, *, active: str | None = None) -> StaticKeyring:
+        return cls.from_json(cls.read_text(path), active=active)
+
+    @staticmethod
+    def read_text(path: Path) -> str:
+        """A keyring file's text; PhiKeyError (one line) if it cannot be read as UTF-8."""
         try:
-            text = path.read_text()
+            return path.read_text(encoding="utf-8")
         except OSError as exc:
             raise PhiKeyError(f"keyring file {path}: {exc.strerror}") from None
-        return cls.from_json(text, active=active)
+        except UnicodeDecodeError:
+            raise PhiKeyError(f"keyring file {path}: not UTF-8 text") from None
 
     @property
     def active_key_id(self) -> str:

@@ -172,3 +172,31 @@ def test_only_the_shape_of_a_token_passes_as_sealed() -> None:
     for fake in ("ENC1. patient is HIV positive", "ENC1.k.w.n.c", token + " note", "", None,
                  token.replace(".", " ", 1)):
         assert not has_token_shape(fake), fake
+
+
+def test_the_cli_writes_keyrings_safely_and_reports_a_bad_one_in_one_line(
+        tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from streams.cli.main import app
+
+    runner = CliRunner()
+    path = tmp_path / "keyring.json"
+    # A file planted where a fixed temporary name would be written is never followed.
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not touch")
+    (tmp_path / "keyring.json.tmp").symlink_to(victim)
+    created = runner.invoke(app, ["phi", "add-key", str(path), "--key-id", "2026-10"])
+    assert created.exit_code == 0, created.output
+    assert victim.read_text() == "do not touch"
+    assert path.stat().st_mode & 0o777 == 0o600 and not path.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "keyring.json", "keyring.json.tmp", "victim.txt"]  # no temporary file left
+    for bad in ("{not json", '{"keys": {"k": 42}}', '["a list"]', "\udcff"):
+        path.write_text(bad, errors="surrogateescape")
+        result = runner.invoke(app, ["phi", "add-key", str(path), "--key-id", "2026-11"])
+        assert result.exit_code == 1, result.output
+        lines = [line for line in result.output.splitlines() if line.strip()]
+        assert len(lines) == 1 and "keyring" in lines[0], result.output
+        assert "Traceback" not in result.output
+        assert path.read_text(errors="surrogateescape") == bad  # left as it was
