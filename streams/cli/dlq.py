@@ -80,14 +80,21 @@ def redrive_(
     event_type: str | None = typer.Option(None, help="Only this event type, e.g. "
                                                      "TASK_CREATED."),
     force: bool = typer.Option(False, "--force", help="Redrive ones already redriven too."),
+    operator: str | None = typer.Option(
+        None, "--operator", help="A note of who asked for it (at most 200 characters), "
+                                 "recorded beside the database role, which is recorded "
+                                 "anyway."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be redriven."),
     as_json: bool = JsonOption,
 ) -> None:
     """Send selected dead letters back to their source topic.
 
-    Original key, value and headers are kept; each redrive is recorded (dlq_redrives) so
-    it is not repeated by accident.
+    Original key, value and headers are kept; each redrive adds a row to dlq_redrives
+    (append-only: who is the database role, when is the server's clock), so it is not
+    repeated by accident and a forced one leaves the earlier record in place.
     """
+    if operator is not None and not 0 < len(operator) <= 200:
+        raise fail("--operator: a note of 1 to 200 characters", code=2)
     if from_offset is None and to_offset is None and reason is None and event_type is None:
         raise fail("choose what to redrive: --from-offset/--to-offset, --reason or "
                    "--event-type", code=2)
@@ -112,7 +119,7 @@ def redrive_(
         return
     with progress_bar(quiet=as_json) as bar:
         task = bar.add_task("redrive", total=len(letters))
-        done, skipped = redrive(settings, letters, force=force,
+        done, skipped = redrive(settings, letters, force=force, operator=operator,
                                 on_progress=lambda n: bar.advance(task, n))
     if as_json:
         emit_json({"redriven": done, "skipped": skipped})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -115,20 +114,19 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
     Each record keeps its original key, value and headers (the dead letter's own
     ``emr.dlq.*`` headers are dropped, renamed originals restored, and ``emr.redrive.from``
     names the dead letter). A letter is sent only to :func:`redrive_target`; the others are
-    skipped. The redrives are recorded in ``dlq_redrives`` in the same transaction that
-    waits for the broker, by dead-letter and by source position: a record already
-    redriven — from this dead letter or from a repeat of it on the topic after a crash —
-    is skipped unless *force*. A redriven event the processor applied before is a
-    duplicate there and changes nothing.
+    skipped. Each redrive is a new row of ``dlq_redrives`` (append-only; the database
+    stamps the role and time, *operator* is an optional note beside them), written in the
+    same transaction that waits for the broker: a record already redriven — from this dead
+    letter or from a repeat of it on the topic after a crash — is skipped unless *force*.
+    A redriven event the processor applied before is a duplicate there and changes nothing.
     """
-    who = operator or getpass.getuser()
     producer = EventProducer(settings.librdkafka())
     done = skipped = 0
     with psycopg.connect(settings.database_url, connect_timeout=10) as conn, \
             conn.transaction():
         # One redrive at a time: the check for an earlier redrive of the same source
-        # position and the claim below must not interleave with another run's.
-        conn.execute("LOCK TABLE dlq_redrives IN SHARE ROW EXCLUSIVE MODE")
+        # position and the record below must not interleave with another run's.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('emr_streams.dlq_redrive'))")
         sent: set[tuple[str, int, int]] = set()
         for letter in letters:
             target = redrive_target(settings, letter)
@@ -141,18 +139,13 @@ def redrive(settings: Settings, letters: Sequence[DeadLetter], *, force: bool = 
                     "AND source_partition = %s AND source_offset = %s", source).fetchone():
                 skipped += 1  # this record was redriven before (maybe from a repeat)
                 continue
-            claimed = conn.execute(
+            # Who and when are the server's (session_user, its clock): migration 0014.
+            conn.execute(
                 "INSERT INTO dlq_redrives (dlq_topic, dlq_partition, dlq_offset, target_topic,"
-                " reason, redriven_by, source_topic, source_partition, source_offset) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (dlq_topic, dlq_partition, dlq_offset) DO "
-                + ("UPDATE SET redriven_at = emr_now(), redriven_by = excluded.redriven_by "
-                   if force else "NOTHING ") + "RETURNING 1",
+                " reason, source_topic, source_partition, source_offset, operator_note)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 (letter.dlq_topic, letter.partition, letter.offset, target,
-                 letter.meta.reason, who, *source)).fetchone()
-            if claimed is None:
-                skipped += 1
-                continue
+                 letter.meta.reason, *source, operator))
             headers = original_headers(letter.record)
             headers.append((REDRIVE_HEADER, letter.position.encode()))
             producer.produce(target, key=letter.record.key, value=letter.record.value,

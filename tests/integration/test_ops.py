@@ -206,7 +206,8 @@ def test_find_fix_and_redrive_a_poison_message(
     monkeypatch.setenv("EMR_STREAMS_KAFKA_SCHEMAS_DIR", str(schemas))
     fixed = processor_factory.start()
     redriven = cli(emr_settings, "dlq", "redrive", "--topic", emr_settings.kafka.tasks_topic,
-                    "--reason", "fingerprint", "--json")
+                    "--reason", "fingerprint", "--operator", "on call: A. Nurse", "--json",
+                    USER="someone-else")
     assert redriven.returncode == 0, redriven.stderr
     assert json.loads(redriven.stdout) == {"redriven": 1, "skipped": 0}
     wait_for(lambda: count(url, "processed_events") == len(good) + 1, timeout=90,
@@ -218,11 +219,24 @@ def test_find_fix_and_redrive_a_poison_message(
     relisted = json.loads(cli(emr_settings, "dlq", "list", "--topic",
                                emr_settings.kafka.tasks_topic, "--json").stdout)
     assert relisted[0]["redriven"] is True
+    # A forced redrive adds to the history; the first record stays as it was.
+    again = cli(emr_settings, "dlq", "redrive", "--topic", emr_settings.kafka.tasks_topic,
+                "--reason", "fingerprint", "--force", "--json")
+    assert json.loads(again.stdout) == {"redriven": 1, "skipped": 0}, again.stderr
     with psycopg.connect(url) as conn:
-        trail = conn.execute("SELECT target_topic, reason FROM dlq_redrives").fetchall()
-    assert trail == [(emr_settings.kafka.tasks_topic, letter["reason"])]
+        trail = conn.execute("SELECT target_topic, reason, redriven_by, operator_note "
+                             "FROM dlq_redrives ORDER BY id").fetchall()
+        role = conn.execute("SELECT session_user").fetchone()
+    assert role is not None
+    # Who is the database role, whatever USER the client claims; the note sits beside it.
+    assert trail == [(emr_settings.kafka.tasks_topic, letter["reason"], role[0],
+                      "on call: A. Nurse"),
+                     (emr_settings.kafka.tasks_topic, letter["reason"], role[0], None)]
     assert cli(emr_settings, "dlq", "redrive", "--topic",
                 emr_settings.kafka.tasks_topic).returncode == 2  # nothing selected
+    too_long = cli(emr_settings, "dlq", "redrive", "--topic", emr_settings.kafka.tasks_topic,
+                   "--reason", "x", "--operator", "n" * 201)
+    assert too_long.returncode == 2 and len(too_long.stderr.strip().splitlines()) == 1
 
 
 def test_offsets_show_and_reset(emr_settings: Settings,

@@ -263,6 +263,8 @@ def test_processor_applies_a_batch_as_the_owner_would(database_factory: Database
     "DELETE FROM patients",
     "DELETE FROM conflicts",
     "UPDATE patients SET is_active = false",
+    "UPDATE dlq_redrives SET redriven_by = 'someone-else'",
+    "DELETE FROM dlq_redrives",
     "UPDATE departments SET code = 'X'",
     "UPDATE users SET username = 'x'",
     "UPDATE patients SET mrn = 'MRN000000'",
@@ -463,3 +465,24 @@ def test_the_audit_chain_trusts_nothing_a_processor_session_can_set_or_shadow(
         running = owner.execute("SELECT count(*) FROM audit_chain_running").fetchone()
     assert seqs == list(range(1, 9))  # five, then the attacker's three, in order
     assert running == (0,)  # nothing left behind outside transactions
+
+
+def test_the_redrive_history_names_the_role_and_is_append_only(
+        database_url: str, login: Login) -> None:
+    insert: LiteralString = (
+        "INSERT INTO dlq_redrives (dlq_topic, dlq_partition, dlq_offset, target_topic, reason,"
+        " redriven_by, redriven_at) VALUES ('t.dlq', 0, 7, 't', 'why', 'someone-else', "
+        "'2000-01-01')")
+    member = login(database_url, "emr_processor")
+    with psycopg.connect(member, autocommit=True) as processor:
+        processor.execute(insert)
+        processor.execute(insert)  # a second redrive of the same letter: a second row
+        me = _one(processor, "SELECT session_user")
+    with psycopg.connect(database_url, autocommit=True) as owner:
+        rows = owner.execute("SELECT redriven_by, redriven_at > emr_now() - interval '1 day' "
+                             "FROM dlq_redrives").fetchall()
+        assert rows == [(me, True), (me, True)]  # stamped by the server, not the client
+        for statement in ("UPDATE dlq_redrives SET reason = 'rewritten'",
+                          "DELETE FROM dlq_redrives", "TRUNCATE dlq_redrives"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                owner.execute(statement)  # type: ignore[arg-type]
