@@ -24,7 +24,9 @@ from streams.db.maintenance import run_maintenance
 from streams.db.migrate import MigrationRunner, default_migrations_dir
 from streams.kafka.producer import EventProducer
 from streams.kafka.reader import RangeReader
+from streams.phi.fields import phi_field_paths
 from streams.sink import apply_batch
+from streams.sink.aggregates import SPECS
 from streams.sink.outbox import relay_once
 from tests.fixtures.database import DatabaseFactory, with_database
 from tests.fixtures.kafka import TopicFactory
@@ -335,12 +337,56 @@ def test_reader_sees_only_the_tasks_of_its_department(
         assert _one(reader, "SELECT sum(total_tasks) FROM patient_task_summary") == expected
 
 
-def test_reader_reads_patients_without_their_phi_columns(
-        as_role: Callable[[str], Conn]) -> None:
+def test_reader_reads_patients_of_its_department_only_and_without_phi(
+        shared: dict[str, str], as_role: Callable[[str], Conn]) -> None:
     reader = as_role("emr_reader")
-    assert isinstance(_one(reader, "SELECT count(mrn) FROM patients"), int)
-    for column in ("encrypted_data", "first_name", "last_name", "date_of_birth", "*"):
-        _refused(reader, f"SELECT {column} FROM patients")
+    assert _one(reader, "SELECT count(*) FROM patients") == 0  # no setting: none
+    for column in ("mrn", "emr_id", "encrypted_data", "first_name", "last_name",
+                   "date_of_birth", "*"):
+        _refused(reader, f"SELECT {column} FROM patients")  # type: ignore[arg-type]
+    _refused(reader, "SELECT description FROM tasks")
+    with psycopg.connect(shared["owner"]) as owner:
+        per_department: dict[object, object] = dict(owner.execute(
+            "SELECT department_id, count(DISTINCT patient_id) FROM tasks GROUP BY 1"
+        ).fetchall())
+        patients = _one(owner, "SELECT count(*) FROM patients")
+    for department, expected in per_department.items():
+        reader.execute("SELECT set_config('emr_streams.department_id', %s, false)",
+                       (str(department),))
+        assert _one(reader, "SELECT count(*) FROM patients") == expected
+        assert _one(reader, "SELECT count(*) FROM patient_task_summary") == expected
+    assert isinstance(patients, int) and patients > max(per_department.values())  # type: ignore[call-overload]
+
+
+def _phi_columns() -> set[tuple[str, str]]:
+    """(relation, column) of every stored PHI value: the schemas' phi marks, where the
+    processor stores them (patients' identifiers included), and what copies them."""
+    paths = phi_field_paths()
+    patient = {p.split(".")[1] for p in paths if p.startswith("PatientSnapshot.")}
+    found = {("patients", c) for c in patient | {"encrypted_data", "emr_id"}}
+    for spec in SPECS.values():
+        found |= {(spec.table.table, c) for c in spec.phi_values}
+    found |= {("conflicts", c) for c in ("local_state", "remote_state", "resolved_state")}
+    return found | {("state_outbox", "state")}
+
+
+def test_reader_can_read_no_phi_column_of_any_relation(shared: dict[str, str]) -> None:
+    """Every column of every table, view and materialized view the reader can read is
+    checked against the PHI columns; a view may not pass one on under its name."""
+    with psycopg.connect(shared["owner"]) as owner:
+        readable = owner.execute(
+            "SELECT c.relname, a.attname, c.relkind FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+            "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+            "AND NOT a.attisdropped WHERE c.relkind IN ('r', 'p', 'v', 'm') "
+            "AND has_column_privilege('emr_reader', c.oid, a.attname, 'SELECT')").fetchall()
+    phi = _phi_columns()
+    phi_names = {column for _, column in phi}
+    for relation, column, kind in readable:
+        assert (relation, column) not in phi, (relation, column)
+        if kind in ("v", "m"):
+            assert column not in phi_names, (relation, column)
+    assert ("tasks", "title", "r") in readable and len(readable) > 20  # it looked
 
 
 @pytest.mark.parametrize("statement", [
