@@ -204,6 +204,11 @@ class ProcessorSettings(BaseSettings):
                           "needs the schema owner's rights: turn it off when the worker "
                           "connects as emr_processor, and schedule `emr-streams maintenance "
                           "run` as the owner instead.")
+    min_partitions_ahead: NonNegativeInt = Field(
+        2, description="Months of audit partitions that must exist beyond the current one; "
+                       "with fewer, /readyz answers 503 (native partitions only; 0: never).")
+    partition_check_interval: PositiveFloat = Field(
+        300.0, description="Seconds between checks of the audit partitions ahead.")
 
 
 class PhiSettings(BaseSettings):

@@ -22,11 +22,17 @@ class HealthState:
         self.failure: str | None = None
         #: Why consumption is paused (the poison-rate breaker), or None.
         self.paused: str | None = None
+        #: Why the audit partitions ahead are too few, or None.
+        self.partitions: str | None = None
         self._lock = threading.Lock()
 
     def set_paused(self, reason: str | None) -> None:
         with self._lock:
             self.paused = reason
+
+    def set_partitions(self, problem: str | None) -> None:
+        with self._lock:
+            self.partitions = problem
 
     def mark_started(self) -> None:
         with self._lock:
@@ -42,8 +48,8 @@ class HealthServer:
 
     ``/healthz`` answers 200 while no agent has failed (Kubernetes liveness: restart on 500);
     ``/readyz`` answers 200 once the worker started, while consumption is not paused (the
-    poison-rate breaker) and *database_ok* returns True (readiness: no traffic while the
-    database is unreachable); ``/metrics`` is Prometheus.
+    poison-rate breaker), enough audit partitions lie ahead and *database_ok* returns True
+    (readiness: no traffic while the database is unreachable); ``/metrics`` is Prometheus.
     """
 
     def __init__(self, state: HealthState, database_ok: Callable[[], bool], *, port: int,
@@ -94,6 +100,8 @@ def _handler(state: HealthState, database_ok: Callable[[], bool]
                     self._send(503, b"starting\n")
                 elif state.paused is not None:
                     self._send(503, f"paused: {state.paused}\n".encode())
+                elif state.partitions is not None:
+                    self._send(503, f"{state.partitions}\n".encode())
                 elif not database_ok():
                     self._send(503, b"database unreachable\n")
                 else:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
-    "BATCH_SECONDS", "BATCH_SIZE", "BREAKER_OPEN", "CONSUMER_LAG", "DB_TRANSACTION_SECONDS",
+    "AUDIT_PARTITIONS_AHEAD", "BATCH_SECONDS", "BATCH_SIZE", "BREAKER_OPEN", "CONSUMER_LAG",
+    "DB_TRANSACTION_SECONDS",
     "EVENTS", "ISOLATION_TRANSACTIONS", "OUTBOX_PENDING",
     "OUTBOX_SET_ASIDE", "STATE_PUBLISHED",
 ]
@@ -29,6 +30,9 @@ OUTBOX_SET_ASIDE = Gauge("emr_streams_outbox_set_aside",
                          "Merged states set aside: too large to publish (state_outbox).")
 STATE_PUBLISHED = Counter("emr_streams_state_published_total",
                           "Merged states published to the state topics.", ["aggregate"])
+AUDIT_PARTITIONS_AHEAD = Gauge(
+    "emr_streams_audit_partitions_ahead_months",
+    "Months of native audit partitions beyond the current one (-1: not even this month's).")
 BREAKER_OPEN = Gauge("emr_streams_poison_breaker_open",
                      "1 while consumption of a topic is paused by the poison-rate breaker.",
                      ["topic"])

@@ -1,4 +1,5 @@
-"""Background work of the worker: the state relay and the consumer-lag gauge."""
+"""Background work of the worker: the state relay, the consumer-lag gauge and the watch
+on the audit partitions ahead."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import faust
 from psycopg_pool import ConnectionPool
 
 from streams.config import Settings
+from streams.db.partitions import partition_months_ahead
+from streams.health import HealthState
 from streams.kafka.errors import KafkaLayerError
 from streams.kafka.offsets import group_lag
 from streams.kafka.producer import EventProducer
-from streams.metrics import CONSUMER_LAG
+from streams.metrics import AUDIT_PARTITIONS_AHEAD, CONSUMER_LAG
 from streams.sink.outbox import relay_once
 from streams.topology import input_topics, state_topic
 
@@ -24,8 +27,10 @@ _LAG_INTERVAL_SECONDS = 10.0
 
 
 def register_background(app: faust.App, settings: Settings, pool: ConnectionPool,
-                        producer: EventProducer) -> None:
-    """Relay the outbox every ``outbox_interval`` seconds; refresh the lag gauge every 10 s.
+                        producer: EventProducer, health: HealthState) -> None:
+    """Relay the outbox every ``outbox_interval`` seconds; refresh the lag gauge every 10 s;
+    check the audit partitions ahead every ``partition_check_interval`` seconds (fewer
+    than ``min_partitions_ahead`` months: /readyz answers 503).
 
     Failures are logged and retried on the next tick: states wait in the outbox (nothing
     is lost while Kafka or the database is away).
@@ -49,7 +54,36 @@ def register_background(app: faust.App, settings: Settings, pool: ConnectionPool
             except KafkaLayerError:
                 logger.debug("lag of %s unavailable", topic, exc_info=True)
 
-    # faust's timer decorator carries no types.
+    def partitions() -> None:
+        try:
+            with pool.connection() as conn:
+                ahead = partition_months_ahead(conn)
+        except Exception:
+            logger.warning("audit partition check failed; retrying", exc_info=True,
+                           extra={"event": "partitions.check_failed"})
+            return
+        if ahead is None:  # TimescaleDB: chunks come with the rows
+            health.set_partitions(None)
+            return
+        AUDIT_PARTITIONS_AHEAD.set(ahead)
+        wanted = settings.processor.min_partitions_ahead
+        if ahead < wanted:
+            problem = (f"audit partitions: {max(ahead, -1)} month(s) ahead, {wanted} wanted: "
+                       "run `emr-streams maintenance run` as the schema owner")
+            logger.error(problem, extra={"event": "partitions.short"})
+            health.set_partitions(problem)
+        else:
+            health.set_partitions(None)
+
+    # faust's task and timer decorators carry no types.
+    @app.task  # type: ignore[untyped-decorator]
+    async def partitions_on_start() -> None:
+        await asyncio.to_thread(partitions)
+
+    @app.timer(interval=settings.processor.partition_check_interval)  # type: ignore[untyped-decorator]
+    async def audit_partitions() -> None:
+        await asyncio.to_thread(partitions)
+
     @app.timer(interval=settings.processor.outbox_interval)  # type: ignore[untyped-decorator]
     async def outbox_relay() -> None:
         await asyncio.to_thread(relay)

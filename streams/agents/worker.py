@@ -47,7 +47,7 @@ def run_worker(settings: Settings) -> None:
         register_ingest_agent(app, settings, topic, processor, on_crash=health.mark_failed)
     if settings.processor.maintenance:
         register_maintenance(app, pool)
-    register_background(app, settings, pool, states)
+    register_background(app, settings, pool, states, health)
 
     @app.task  # type: ignore[untyped-decorator]  # faust's decorator carries no types
     async def started() -> None:

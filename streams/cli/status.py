@@ -17,7 +17,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     """Throughput, lag, dead letters, recent errors and the database, on one screen.
 
     Database reachability, events applied in the last 1 and 5 minutes, records
-    dead-lettered (database), the state outbox backlog and the states set aside, and per
+    dead-lettered (database), the state outbox backlog and the states set aside, the audit
+    partitions ready ahead (native partitioning), and per
     input topic the group's lag, dead-letter count and the latest
     dead-letter reasons. Exit code 1 when the database is unreachable.
     """
@@ -33,6 +34,9 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
                       f"in all; dead-lettered: {report.dead_lettered}; state outbox backlog: "
                       f"{report.outbox_pending}, set aside (too large to publish): "
                       f"{report.outbox_set_aside}")
+        if report.audit_partitions_ahead is not None:
+            console.print(f"audit partitions: {report.audit_partitions_ahead} month(s) ahead"
+                          " of the current one (maintenance keeps 12)")
         table = Table("topic", "lag", "dead letters", "recent errors")
         for t in report.topics:
             table.add_row(t.topic, str(t.lag), str(t.dead_letters),

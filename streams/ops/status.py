@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from streams.config import Settings
+from streams.db.partitions import partition_months_ahead
 from streams.kafka.errors import KafkaLayerError
 from streams.kafka.offsets import group_lag
 from streams.kafka.reader import PartitionRange, RangeReader
@@ -39,6 +40,8 @@ class Status:
     outbox_set_aside: int | None
     dead_lettered: int | None
     topics: list[TopicStatus]
+    #: Months of audit partitions beyond the current one (None: TimescaleDB or unknown).
+    audit_partitions_ahead: int | None = None
 
 
 def _recent_reasons(settings: Settings, dlq: str, limit: int = 3) -> tuple[int, list[str]]:
@@ -59,7 +62,7 @@ def _recent_reasons(settings: Settings, dlq: str, limit: int = 3) -> tuple[int, 
 def collect_status(settings: Settings) -> Status:
     """Gather the status; each part that cannot be had is reported, never fatal."""
     db_ok, db_error = True, None
-    minute = five = total = pending = set_aside = lettered = None
+    minute = five = total = pending = set_aside = lettered = partitions = None
     try:
         with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
             row = conn.execute(
@@ -72,6 +75,7 @@ def collect_status(settings: Settings) -> Status:
             ).fetchone()
             if row is not None:
                 minute, five, total, pending, set_aside, lettered = (int(v) for v in row)
+            partitions = partition_months_ahead(conn)
     except psycopg.Error as exc:
         db_ok, db_error = False, " ".join(str(exc).split())
     topics = []
@@ -89,4 +93,5 @@ def collect_status(settings: Settings) -> Status:
         except KafkaLayerError as exc:
             status.recent_errors.append(f"dead letters unavailable: {exc}")
         topics.append(status)
-    return Status(db_ok, db_error, minute, five, total, pending, set_aside, lettered, topics)
+    return Status(db_ok, db_error, minute, five, total, pending, set_aside, lettered, topics,
+                  partitions)

@@ -71,9 +71,11 @@ def one(docs: list[Doc], kind: str) -> Doc:
 
 
 def pod_specs(docs: list[Doc]) -> list[tuple[str, Doc]]:
-    """(workload name, pod spec) of each Deployment and Job."""
-    return [(d["metadata"]["name"], d["spec"]["template"]["spec"])
-            for d in docs if d["kind"] in {"Deployment", "Job"}]
+    """(workload name, pod spec) of each Deployment, Job and CronJob."""
+    specs = [(d["metadata"]["name"], d["spec"]["template"]["spec"])
+             for d in docs if d["kind"] in {"Deployment", "Job"}]
+    return specs + [(d["metadata"]["name"], d["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+                    for d in docs if d["kind"] == "CronJob"]
 
 
 def processor(docs: list[Doc]) -> Doc:
@@ -323,7 +325,34 @@ def wiring_problems(docs: list[Doc]) -> list[str]:
     return problems
 
 
+def maintenance_problems(docs: list[Doc]) -> list[str]:
+    """Audit maintenance runs as the schema owner, hourly, from a CronJob; the processor
+    (emr_processor, which may not run it) has it turned off."""
+    problems = []
+    data = one(docs, "ConfigMap")["data"]
+    if data.get("EMR_STREAMS_PROCESSOR_MAINTENANCE") != "false":
+        problems.append("the processor runs audit maintenance it has no right to")
+    jobs = [d for d in find(docs, "CronJob")
+            if d["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+            ["command"] == ["emr-streams", "maintenance", "run"]]
+    if len(jobs) != 1:
+        return [*problems, "no CronJob runs `emr-streams maintenance run`"]
+    spec = jobs[0]["spec"]
+    fields = str(spec["schedule"]).split()
+    if len(fields) != 5 or fields[1] != "*":
+        problems.append(f"maintenance is not hourly: {spec['schedule']!r}")
+    if spec.get("concurrencyPolicy") != "Forbid":
+        problems.append("two maintenance runs may overlap")
+    env = spec["jobTemplate"]["spec"]["template"]["spec"]["containers"][0].get("env", [])
+    urls = [v.get("valueFrom", {}).get("secretKeyRef", {}) for v in env
+            if v["name"] == "DATABASE_URL"]
+    if urls != [{"name": "emr-streams-postgres", "key": "migrate-database-url"}]:
+        problems.append("maintenance does not connect as the schema owner")
+    return problems
+
+
 CHECKS: dict[str, Callable[[list[Doc]], list[str]]] = {
+    "maintenance": maintenance_problems,
     "kubernetes_schema": kubernetes_schema_problems,
     "topic_schema": topic_schema_problems,
     "topic_code": topic_code_problems,
@@ -345,7 +374,7 @@ def test_the_kustomization_lists_every_manifest_file() -> None:
 
 def test_the_manifests_hold_the_resources_the_deployment_needs() -> None:
     kinds = sorted({d["kind"] for d in load_manifests()})
-    assert kinds == ["ConfigMap", "Deployment", "Job", "KafkaTopic", "Namespace",
+    assert kinds == ["ConfigMap", "CronJob", "Deployment", "Job", "KafkaTopic", "Namespace",
                      "PodDisruptionBudget", "Service", "ServiceAccount"]
 
 
@@ -386,7 +415,19 @@ def _add_registry_with_password(docs: list[Doc]) -> None:
                                    "value": "https://emr:hunter2@registry:8081"})
 
 
+_CRON_CONTAINER = "CronJob/spec/jobTemplate/spec/template/spec/containers/0"
+
 BROKEN: list[tuple[str, str, Callable[[list[Doc]], None]]] = [
+    ("maintenance", "in-worker maintenance on",
+     _set("ConfigMap/data/EMR_STREAMS_PROCESSOR_MAINTENANCE", "true")),
+    ("maintenance", "no maintenance command",
+     _set(f"{_CRON_CONTAINER}/command", ["emr-streams", "status"])),
+    ("maintenance", "monthly", _set("CronJob/spec/schedule", "0 3 1 * *")),
+    ("maintenance", "overlapping runs", _set("CronJob/spec/concurrencyPolicy", "Allow")),
+    ("maintenance", "as the processor role",
+     _set(f"{_CRON_CONTAINER}/env/0/valueFrom/secretKeyRef/key", "database-url")),
+    ("security", "maintenance as root",
+     _set(f"{_CRON_CONTAINER}/securityContext/runAsNonRoot", False)),
     ("kubernetes_schema", "replicas as a string", _set("Deployment/spec/replicas", "3")),
     ("kubernetes_schema", "misspelt field",
      _set(f"{_CONTAINER}/securityContext/readOnlyRootFileSystem", True)),
