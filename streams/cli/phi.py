@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import typer
 
-from streams.cli._common import reports_errors
+from streams.cli._common import emit_json, fail, load_settings, reports_errors
+from streams.ops.reseal import reseal as reseal_stored
+from streams.phi.fields import keyring_from_settings
 from streams.phi.keyring import StaticKeyring, new_keyring
 
 app = typer.Typer(help="Keys of the field-level PHI encryption (docs/security.md).",
@@ -65,3 +69,32 @@ def _write_private(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+@app.command()
+@reports_errors
+def reseal(dry_run: bool = typer.Option(False, "--dry-run",
+                                        help="Count what would be re-sealed; change nothing."),
+           as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Re-seal stored PHI tokens of the earlier version (ENC1, bound to their field only)
+    as ENC2, bound to their row: the task, handover or verification, or the patient.
+
+    Needs the keyring (EMR_STREAMS_PHI_KEYS_FILE or _KEYS) and the schema owner's
+    DATABASE_URL; one transaction. A token that does not open is left and counted.
+    """
+    settings = load_settings()
+    keyring = keyring_from_settings(settings)
+    if keyring is None:
+        raise fail("no keyring: set EMR_STREAMS_PHI_KEYS_FILE or EMR_STREAMS_PHI_KEYS")
+    try:
+        with psycopg.connect(settings.database_url, connect_timeout=10) as conn:
+            report = reseal_stored(conn, keyring, dry_run=dry_run)
+    except psycopg.Error as exc:
+        raise fail(f"cannot re-seal: {' '.join(str(exc).split())}") from None
+    if as_json:
+        emit_json({"dry_run": dry_run, **dataclasses.asdict(report)})
+        return
+    for table, found in report.found.items():
+        typer.echo(f"{table}: {found} ENC1 token(s), "
+                   f"{'would re-seal' if dry_run else 're-sealed'} "
+                   f"{report.resealed[table]}, not opened {report.unopened[table]}")

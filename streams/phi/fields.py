@@ -31,7 +31,7 @@ from streams.phi.errors import PhiDecryptError
 from streams.phi.keyring import KeyProvider, StaticKeyring
 
 __all__ = ["BLIND_INDEXED", "SEALED_FIELD", "PhiSealer", "keyring_from_settings",
-           "phi_field_paths"]
+           "patient_binding", "phi_field_paths", "record_binding"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -86,10 +86,11 @@ class PhiSealer:
     # Sealing --------------------------------------------------------------------------
 
     def seal(self, event: AnyEvent) -> AnyEvent:
-        """*event* with its PHI sealed under a fresh data key."""
-        return self._seal(event, MessageKey.new(self.provider))
+        """*event* with its PHI sealed under a fresh data key, each value bound to its
+        record: free text to the event's aggregate, a patient's PHI to the patient."""
+        return self._seal(event, MessageKey.new(self.provider), record_binding(event))
 
-    def _seal(self, model: M, key: MessageKey) -> M:
+    def _seal(self, model: M, key: MessageKey, binding: str) -> M:
         cls = type(model).__name__
         updates: dict[str, Any] = {}
         whole = SEALED_FIELD in type(model).model_fields  # PHI sealed as one record
@@ -101,9 +102,9 @@ class PhiSealer:
                 continue
             if f"{cls}.{name}" in self.paths:
                 if not whole and isinstance(value, str) and not is_sealed(value):
-                    updates[name] = key.seal(value.encode(), f"{cls}.{name}")
+                    updates[name] = key.seal(value.encode(), f"{cls}.{name}", binding)
             else:
-                new = self._walk(value, lambda m: self._seal(m, key))
+                new = self._walk(value, lambda m: self._seal(m, key, binding))
                 if new is not value:
                     updates[name] = new
         return model.model_copy(update=updates) if updates else model
@@ -116,16 +117,17 @@ class PhiSealer:
             if f"{cls}.{name}" in BLIND_INDEXED:
                 updates[name] = self.provider.blind_index(str(getattr(model, name)))
         updates[SEALED_FIELD] = key.seal(json.dumps(plain, separators=(",", ":")).encode(),
-                                         cls)
+                                         cls, patient_binding(str(updates["mrn"])))
         return updates
 
     # Opening --------------------------------------------------------------------------
 
     def open(self, event: AnyEvent) -> AnyEvent:
-        """*event* with its PHI in plain text; PhiKeyError or PhiDecryptError if it cannot."""
-        return self._open(event)
+        """*event* with its PHI in plain text; PhiKeyError or PhiDecryptError if it cannot
+        (a value sealed for another field, aggregate or patient does not open)."""
+        return self._open(event, record_binding(event))
 
-    def _open(self, model: M) -> M:
+    def _open(self, model: M, binding: str) -> M:
         cls = type(model).__name__
         updates: dict[str, Any] = {}
         whole = SEALED_FIELD in type(model).model_fields
@@ -137,15 +139,17 @@ class PhiSealer:
                 continue
             if f"{cls}.{name}" in self.paths:
                 if not whole and is_sealed(value):
-                    updates[name] = open_token(self.provider, value, f"{cls}.{name}").decode()
+                    updates[name] = open_token(self.provider, value, f"{cls}.{name}",
+                                               binding).decode()
             else:
-                new = self._walk(value, self._open)
+                new = self._walk(value, lambda m: self._open(m, binding))
                 if new is not value:
                     updates[name] = new
         return model.model_copy(update=updates) if updates else model
 
     def _open_record(self, model: BaseModel, cls: str) -> dict[str, Any]:
-        plain = open_token(self.provider, getattr(model, SEALED_FIELD), cls)
+        plain = open_token(self.provider, getattr(model, SEALED_FIELD), cls,
+                           patient_binding(str(getattr(model, "mrn"))))  # noqa: B009
         try:
             values = json.loads(plain)
             fields = {n for n in type(model).model_fields if f"{cls}.{n}" in self.paths}
@@ -166,6 +170,17 @@ class PhiSealer:
             items = tuple(visit(v) if isinstance(v, BaseModel) else v for v in value)
             return value if all(a is b for a, b in zip(items, value, strict=True)) else items
         return value
+
+
+def record_binding(event: AnyEvent) -> str:
+    """What the free text of *event* is bound to: its aggregate."""
+    return f"{event.aggregate_type}:{event.aggregate_id}"
+
+
+def patient_binding(mrn_index: str) -> str:
+    """What a patient's sealed PHI is bound to: the patient (the MRN's blind index, which
+    ``patients.mrn`` stores, so a stored token can be opened with its row)."""
+    return f"patient:{mrn_index}"
 
 
 def _jsonable(value: object) -> object:

@@ -4,6 +4,9 @@ and a record sealed under a key the sink does not have is dead-lettered, not ret
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -14,13 +17,15 @@ from confluent_kafka import Consumer
 from streams.config import PhiSettings, Settings
 from streams.contracts.identity import identity_id
 from streams.contracts.models import AnyEvent
-from streams.phi import PhiSealer, StaticKeyring
+from streams.phi import PhiDecryptError, PhiSealer, StaticKeyring
 from streams.phi.envelope import is_sealed, open_token
+from streams.phi.fields import patient_binding
 from streams.phi.keyring import new_keyring
 from streams.sdk import EventPublisher
+from streams.sink import apply_batch
 from streams.topology import state_topic
 from tests.fixtures.processor import ProcessorFactory, wait_for
-from tests.integration.helpers import count, dead_letters, synthetic
+from tests.integration.helpers import CODEC, count, dead_letters, records, synthetic
 from tests.unit.events_fixtures import PATIENT, every_event
 from tests.unit.phi_values import phi_values
 
@@ -113,11 +118,14 @@ def test_phi_is_sealed_by_the_sdk_and_stored_sealed(
     assert row is not None and description is not None
     mrn, first, last, dob, encrypted = row
     assert mrn == keyring.blind_index(PATIENT.mrn) and (first, last, dob) == (None, None, None)
-    sealed = json.loads(open_token(keyring, encrypted["sealed_phi"], "PatientSnapshot"))
+    # A stored token opens with its row: the patient's mrn column, the task's id.
+    sealed = json.loads(open_token(keyring, encrypted["sealed_phi"], "PatientSnapshot",
+                                   patient_binding(mrn)))
     assert sealed == {"mrn": "MRN0042TEST", "first_name": "Jane", "last_name": "Doe",
                       "date_of_birth": "1961-02-03"}
     assert is_sealed(description[0])
-    opened = open_token(keyring, description[0], "TaskCreated.description").decode()
+    opened = open_token(keyring, description[0], "TaskCreated.description",
+                        f"task:{every_event()[0].aggregate_id}").decode()
     assert opened == every_event()[0].payload.description  # type: ignore[union-attr]
 
 
@@ -166,3 +174,46 @@ def test_open_in_sink_stores_plain_text_and_dead_letters_a_foreign_key(
     for event in events:
         for value in phi_values(event):
             assert value not in published, "plain-text PHI left the database"
+
+
+def test_reseal_rewrites_stored_enc1_tokens_bound_to_their_rows(
+        db: psycopg.Connection[tuple[object, ...]], database_url: str, keyring_file: Path
+        ) -> None:
+    from tests.unit.test_phi import _legacy_token
+
+    keyring = StaticKeyring.from_file(keyring_file)
+    events = every_event()
+    apply_batch(db, records(events), codec=CODEC)  # plain rows, then made ENC1 below
+    task_id = events[0].aggregate_id
+    index = keyring.blind_index(PATIENT.mrn)
+    patient_id = identity_id("patient", PATIENT.mrn)
+    db.execute("UPDATE patients SET mrn = %s, encrypted_data = jsonb_build_object('v', 1, "
+               "'sealed_phi', %s::text) WHERE id = %s",
+               (index, _legacy_token(keyring, b'{"mrn":"x"}', "PatientSnapshot"), patient_id))
+    db.execute("UPDATE tasks SET description = %s WHERE id = %s",
+               (_legacy_token(keyring, b"BP twice hourly", "TaskUpdated.description"), task_id))
+    env = {"EMR_STREAMS_POSTGRES_URL": database_url,
+           "EMR_STREAMS_PHI_KEYS_FILE": str(keyring_file)}
+    dry = subprocess.run([sys.executable, "-m", "streams.cli.main", "phi", "reseal",
+                          "--dry-run", "--json"], capture_output=True, text=True,
+                         env={**os.environ, **env}, timeout=120, check=False)
+    assert dry.returncode == 0, dry.stderr
+    assert json.loads(dry.stdout)["resealed"] == {
+        "tasks": 1, "handovers": 0, "emr_verifications": 0, "patients": 1}
+    for _ in range(2):  # the second run finds nothing left to do
+        done = subprocess.run([sys.executable, "-m", "streams.cli.main", "phi", "reseal",
+                               "--json"], capture_output=True, text=True,
+                              env={**os.environ, **env}, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["found"] == {
+        "tasks": 0, "handovers": 0, "emr_verifications": 0, "patients": 0}
+    row = db.execute("SELECT t.description, p.encrypted_data ->> 'sealed_phi' FROM tasks t, "
+                     "patients p WHERE t.id = %s AND p.id = %s", (task_id, patient_id)
+                     ).fetchone()
+    assert row is not None and str(row[0]).startswith("ENC2.")
+    assert open_token(keyring, str(row[0]), "TaskUpdated.description",
+                      f"task:{task_id}") == b"BP twice hourly"
+    assert open_token(keyring, str(row[1]), "PatientSnapshot",
+                      patient_binding(index)) == b'{"mrn":"x"}'
+    with pytest.raises(PhiDecryptError):  # bound: not another task's
+        open_token(keyring, str(row[0]), "TaskUpdated.description", f"task:{uuid.uuid4()}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from streams.config import PhiSettings, Settings
 from streams.contracts.models import TaskCancelled, TaskEvent
 from streams.errors import ConfigError
 from streams.phi import PhiDecryptError, PhiKeyError, PhiSealer, StaticKeyring
-from streams.phi.envelope import is_sealed
+from streams.phi.envelope import MessageKey, is_sealed, open_token
 from streams.phi.keyring import new_keyring
 from tests.integration.helpers import CODEC
 from tests.unit.events_fixtures import every_event
@@ -54,8 +55,8 @@ def test_rotation_new_writes_use_the_new_key_and_old_tokens_still_open() -> None
     rotated_doc = new_keyring("k2", KEYRING)
     rotated = PhiSealer(StaticKeyring.from_json(json.dumps(rotated_doc)))
     new_event = rotated.seal(every_event()[0])
-    assert new_event.task.patient.sealed_phi.startswith("ENC1.k2.")  # type: ignore[attr-defined]
-    assert old_event.task.patient.sealed_phi.startswith("ENC1.k1.")  # type: ignore[attr-defined]
+    assert new_event.task.patient.sealed_phi.startswith("ENC2.k2.")  # type: ignore[attr-defined]
+    assert old_event.task.patient.sealed_phi.startswith("ENC2.k1.")  # type: ignore[attr-defined]
     assert rotated.open(old_event) == every_event()[0]
     # The blind index key is kept through rotation.
     assert new_event.task.patient.mrn == old_event.task.patient.mrn  # type: ignore[attr-defined]
@@ -167,7 +168,8 @@ def test_only_the_shape_of_a_token_passes_as_sealed() -> None:
     from streams.phi.envelope import MessageKey, has_token_shape
 
     keyring = StaticKeyring.from_json(json.dumps(new_keyring("2026-11")))
-    token = MessageKey.new(keyring).seal(b"BP twice hourly", "TaskCreated.description")
+    token = MessageKey.new(keyring).seal(b"BP twice hourly", "TaskCreated.description",
+                                         "task:1")
     assert has_token_shape(token)
     for fake in ("ENC1. patient is HIV positive", "ENC1.k.w.n.c", token + " note", "", None,
                  token.replace(".", " ", 1)):
@@ -200,3 +202,55 @@ def test_the_cli_writes_keyrings_safely_and_reports_a_bad_one_in_one_line(
         assert len(lines) == 1 and "keyring" in lines[0], result.output
         assert "Traceback" not in result.output
         assert path.read_text(errors="surrogateescape") == bad  # left as it was
+
+
+def _legacy_token(keyring: StaticKeyring, plaintext: bytes, path: str) -> str:
+    """An ENC1 token as the earlier SDK wrote it: associated data = the path alone."""
+    import base64
+    import os
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    def enc(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    data_key = AESGCM.generate_key(bit_length=256)
+    key_id, wrapped = keyring.wrap(data_key)
+    nonce = os.urandom(12)
+    sealed = AESGCM(data_key).encrypt(nonce, plaintext, path.encode())
+    return ".".join(("ENC1", key_id, enc(wrapped), enc(nonce), enc(sealed)))
+
+
+def test_a_value_moved_to_another_task_or_patient_does_not_open() -> None:
+    """ENC2 binds free text to its aggregate and a patient's PHI to the patient: Ann's
+    sealed description or sealed PHI placed in Carl's task or snapshot is refused."""
+    ann, carl = every_event()[0], every_event()[0].model_copy(update={
+        "aggregate_id": uuid.UUID(int=9999, version=4),
+        "task": every_event()[0].task.model_copy(update={  # type: ignore[union-attr]
+            "patient": every_event()[0].task.patient.model_copy(  # type: ignore[union-attr]
+                update={"mrn": "MRN0099CARL"})})})
+    sealed_ann, sealed_carl = SEALER.seal(ann), SEALER.seal(carl)
+    assert SEALER.open(sealed_ann) == ann and SEALER.open(sealed_carl) == carl
+    moved_text = sealed_carl.model_copy(update={"payload": sealed_ann.payload})
+    with pytest.raises(PhiDecryptError, match="sealed for another field, record or patient"):
+        SEALER.open(moved_text)
+    moved_phi = sealed_carl.model_copy(update={"task": sealed_carl.task.model_copy(  # type: ignore[union-attr]
+        update={"patient": sealed_carl.task.patient.model_copy(  # type: ignore[union-attr]
+            update={"sealed_phi": sealed_ann.task.patient.sealed_phi})})})  # type: ignore[union-attr]
+    with pytest.raises(PhiDecryptError, match="sealed for another field, record or patient"):
+        SEALER.open(moved_phi)
+
+
+def test_legacy_tokens_still_open_and_new_ones_need_their_record() -> None:
+    keyring = StaticKeyring.from_json(json.dumps(KEYRING))
+    legacy = _legacy_token(keyring, b"BP twice hourly", "TaskCreated.description")
+    assert open_token(keyring, legacy, "TaskCreated.description") == b"BP twice hourly"
+    assert open_token(keyring, legacy, "TaskCreated.description", "task:x") == (
+        b"BP twice hourly")  # ENC1 ignores the binding
+    event = every_event()[0]
+    old = event.model_copy(update={"payload": event.payload.model_copy(  # type: ignore[union-attr]
+        update={"description": legacy})})
+    assert SEALER.open(old) == event  # an ENC1 event still opens in the sink
+    current = MessageKey.new(keyring).seal(b"x", "TaskCreated.description", "task:1")
+    with pytest.raises(PhiDecryptError, match="only with its record"):
+        open_token(keyring, current, "TaskCreated.description")
