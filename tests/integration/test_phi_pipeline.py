@@ -217,3 +217,19 @@ def test_reseal_rewrites_stored_enc1_tokens_bound_to_their_rows(
                       patient_binding(index)) == b'{"mrn":"x"}'
     with pytest.raises(PhiDecryptError):  # bound: not another task's
         open_token(keyring, str(row[0]), "TaskUpdated.description", f"task:{uuid.uuid4()}")
+
+
+def test_a_token_moved_to_another_task_is_dead_lettered_at_decrypt(
+        db: psycopg.Connection[tuple[object, ...]], keyring_file: Path) -> None:
+    """Finding 2 of the review: Ann's sealed description placed in Carl's task opened and
+    was stored as Carl's. Now the sink (opening PHI) refuses it at stage decrypt."""
+    sealer = PhiSealer(StaticKeyring.from_file(keyring_file))
+    ann = sealer.seal(every_event()[0])
+    carl = sealer.seal(every_event()[0].model_copy(update={
+        "event_id": uuid.uuid4(), "aggregate_id": uuid.uuid4()}))
+    moved = carl.model_copy(update={"payload": ann.payload})
+    outcome = apply_batch(db, records([ann, moved]), codec=CODEC, phi=sealer)
+    assert outcome.applied == 1 and [p.stage for p in outcome.poison] == ["decrypt"]
+    assert "another field, record or patient" in outcome.poison[0].reason
+    assert db.execute("SELECT count(*) FROM tasks WHERE id = %s",
+                      (carl.aggregate_id,)).fetchone() == (0,)
