@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import faust
 from psycopg_pool import ConnectionPool
@@ -24,13 +25,16 @@ __all__ = ["register_background"]
 logger = logging.getLogger(__name__)
 
 _LAG_INTERVAL_SECONDS = 10.0
+#: How often the partitions are checked again while there are too few ahead.
+_PARTITIONS_RED_SECONDS = 10.0
 
 
 def register_background(app: faust.App, settings: Settings, pool: ConnectionPool,
                         producer: EventProducer, health: HealthState) -> None:
     """Relay the outbox every ``outbox_interval`` seconds; refresh the lag gauge every 10 s;
     check the audit partitions ahead every ``partition_check_interval`` seconds (fewer
-    than ``min_partitions_ahead`` months: /readyz answers 503).
+    than ``min_partitions_ahead`` months: /readyz answers 503, and the check repeats every
+    10 s until the margin is back).
 
     Failures are logged and retried on the next tick: states wait in the outbox (nothing
     is lost while Kafka or the database is away).
@@ -54,7 +58,15 @@ def register_background(app: faust.App, settings: Settings, pool: ConnectionPool
             except KafkaLayerError:
                 logger.debug("lag of %s unavailable", topic, exc_info=True)
 
+    last_check = [float("-inf")]
+
     def partitions() -> None:
+        # Every interval while the margin is fine; every tick (10 s) while it is short, so
+        # that readiness comes back as soon as the maintenance job has run.
+        if (health.partitions is None and time.monotonic() - last_check[0]
+                < settings.processor.partition_check_interval):
+            return
+        last_check[0] = time.monotonic()
         try:
             with pool.connection() as conn:
                 ahead = partition_months_ahead(conn)
@@ -80,7 +92,8 @@ def register_background(app: faust.App, settings: Settings, pool: ConnectionPool
     async def partitions_on_start() -> None:
         await asyncio.to_thread(partitions)
 
-    @app.timer(interval=settings.processor.partition_check_interval)  # type: ignore[untyped-decorator]
+    @app.timer(interval=min(settings.processor.partition_check_interval,  # type: ignore[untyped-decorator]
+                            _PARTITIONS_RED_SECONDS))
     async def audit_partitions() -> None:
         await asyncio.to_thread(partitions)
 
