@@ -93,6 +93,8 @@ def merge_event(row: Row, event: AnyEvent, writes: Mapping[str, Any],
     into *row* (rules above)."""
     clock = clock_of(event)
     refs = dict(row.refs)
+    values = dict(row.values)
+    clocks = dict(row.field_clocks)
     contradictions: dict[str, tuple[Any, Any]] = {}
     if claims:
         claimed = row.field_clocks.get(REFS)
@@ -101,16 +103,13 @@ def merge_event(row: Row, event: AnyEvent, writes: Mapping[str, Any],
                               if k not in _NOT_CONTRADICTED and row.refs.get(k) != v}
         if claimed is None or clock < claimed:
             refs.update(claims)
+            clocks[REFS] = clock
     remote = VectorClock.from_mapping(event.vector_clock)
     ordering = remote.compare(row.vector_clock)
-    values = dict(row.values)
-    clocks = dict(row.field_clocks)
     for name, value in writes.items():
         if _wins(name, value, clock, row, rank):
             values[name] = value
             clocks[name] = clock
-    if claims and (REFS not in clocks or clock < clocks[REFS]):
-        clocks[REFS] = clock
     newest = clocks.get(NEWEST)
     is_newest = newest is None or clock > newest
     if is_newest:
