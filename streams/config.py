@@ -2,8 +2,12 @@
 
 Every field can come from an environment variable named ``EMR_STREAMS_<SECTION>_<FIELD>``
 (for example ``EMR_STREAMS_PROCESSOR_BATCH_SIZE``). Two conventional names are honoured too:
-``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL``. When neither names a server, the local
-stack's (``deploy/local/stack``) addresses are used.
+``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL``.
+
+There are no development fallbacks: a command that needs Kafka or PostgreSQL and is not told
+where they are stops with a one-line error naming the setting. Only the local profile
+(``EMR_STREAMS_PROFILE=local``, which ``make demo``, ``make test`` and
+``deploy/local/stack`` set) falls back to the local stack's addresses and folders.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal, Self
 
+import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import (
     AliasChoices,
@@ -27,8 +32,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from streams.errors import ConfigError
+
 __all__ = [
     "ClockSettings",
+    "CommandSettings",
     "KafkaSettings",
     "LimitsSettings",
     "PhiSettings",
@@ -172,6 +180,13 @@ class PostgresSettings(BaseSettings):
     def _consistent_ssl(self) -> PostgresSettings:
         if (self.sslcert is None) != (self.sslkey is None):
             raise ValueError("sslcert and sslkey go together (client certificate)")
+        if self.url is not None:
+            try:
+                conninfo_to_dict(self.url.get_secret_value())
+            except psycopg.Error:
+                # psycopg's message quotes the string, which may hold a password: not shown.
+                raise ValueError("DATABASE_URL is neither a postgresql:// URL nor libpq "
+                                 "key=value pairs") from None
         return self
 
     def ssl_parameters(self) -> dict[str, str]:
@@ -209,6 +224,17 @@ class ProcessorSettings(BaseSettings):
                        "with fewer, /readyz answers 503 (native partitions only; 0: never).")
     partition_check_interval: PositiveFloat = Field(
         300.0, description="Seconds between checks of the audit partitions ahead.")
+
+
+class CommandSettings(BaseSettings):
+    """Commands run by a person (everything but ``run``, ``adapter`` and ``demo``)."""
+
+    model_config = _section("EMR_STREAMS_COMMAND_")
+
+    timeout: PositiveFloat = Field(
+        30.0, description="Seconds a command run by a person waits for an unreachable "
+                          "Kafka or PostgreSQL before it stops with the reason (exit code "
+                          "1). The worker waits out outages instead.")
 
 
 class PhiSettings(BaseSettings):
@@ -284,6 +310,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore")
 
+    profile: Literal["production", "local"] = Field(
+        "production", validation_alias=AliasChoices("EMR_STREAMS_PROFILE", "profile"),
+        description="local: fall back to the local stack's Kafka, PostgreSQL and folders "
+                    "when a setting is missing (make demo, make test, deploy/local/stack "
+                    "set it). production (default): a missing setting is an error.")
     stack: StackSettings = Field(default_factory=StackSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     postgres: PostgresSettings = Field(default_factory=PostgresSettings)
@@ -291,23 +322,51 @@ class Settings(BaseSettings):
     phi: PhiSettings = Field(default_factory=PhiSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     clock: ClockSettings = Field(default_factory=ClockSettings)
+    command: CommandSettings = Field(default_factory=CommandSettings)
+
+    @property
+    def local(self) -> bool:
+        """True in the local profile (the development stack's fallbacks apply)."""
+        return self.profile == "local"
+
+    @property
+    def state_dir(self) -> Path:
+        """Where commands keep files between runs (replay checkpoints): the stack folder in
+        the local profile, else ``$XDG_STATE_HOME/emr-streams`` (~/.local/state/...)."""
+        if self.local:
+            return self.stack.dir
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        return Path(base) / "emr-streams"
+
+    def _missing(self, names: str) -> ConfigError:
+        return ConfigError(f"{names} is not set (EMR_STREAMS_PROFILE=local uses the local "
+                           "stack's)")
 
     @property
     def bootstrap_servers(self) -> str:
-        """The Kafka bootstrap servers: the configured ones, else the local stack's."""
-        return self.kafka.bootstrap_servers or f"127.0.0.1:{self.stack.kafka_port}"
+        """The Kafka bootstrap servers: the configured ones, else (local profile only) the
+        local stack's; otherwise ConfigError."""
+        if self.kafka.bootstrap_servers:
+            return self.kafka.bootstrap_servers
+        if not self.local:
+            raise self._missing("KAFKA_BOOTSTRAP_SERVERS (or "
+                                "EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS)")
+        return f"127.0.0.1:{self.stack.kafka_port}"
 
     @property
     def database_url(self) -> str:
-        """The database URL: the configured one, else the local stack's.
+        """The database URL: the configured one, else (local profile only) the local
+        stack's; otherwise ConfigError.
 
         The ``EMR_STREAMS_POSTGRES_SSL*`` settings that are set are merged in and win over
         the same parameters in the URL; the result is then a libpq ``key=value`` string.
         A shifted clock (``clock.offset_us``, tests only) is passed to every session as the
         ``emr_streams.clock_offset_us`` setting, so ``emr_now()`` agrees with this process.
         """
-        if self.postgres.url is not None:
+        if self.postgres.url is not None and self.postgres.url.get_secret_value().strip():
             url = self.postgres.url.get_secret_value()
+        elif not self.local:
+            raise self._missing("DATABASE_URL (or EMR_STREAMS_POSTGRES_URL)")
         else:
             url = (f"postgresql://postgres@127.0.0.1:{self.stack.postgres_port}/"
                    f"{self.stack.database}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import faust
 import mode
 
@@ -22,9 +24,16 @@ def create_app(settings: Settings) -> faust.App:
       killed worker's partitions move on within seconds) and, with
       ``EMR_STREAMS_KAFKA_GROUP_INSTANCE_ID``, static membership (a restart rejoins at once);
     * ``broker_credentials`` from the ``EMR_STREAMS_KAFKA_SSL_*`` / ``_SASL_*`` settings, the
-      same the confluent clients get from ``Settings.librdkafka()``.
+      same the confluent clients get from ``Settings.librdkafka()``;
+    * faust's data folder (``<group id>-data``) is in the working directory, except in the
+      local profile, where it goes under the stack folder instead of the source tree.
     """
     brokers = [f"kafka://{host.strip()}" for host in settings.bootstrap_servers.split(",")]
+    extra: dict[str, Any] = {}
+    if settings.local:
+        folder = settings.stack.dir / "faust"
+        folder.mkdir(parents=True, exist_ok=True)  # faust creates only the last level
+        extra["datadir"] = str(folder / "{conf.name}-data")
     return faust.App(
         settings.kafka.group_id,
         broker=brokers,
@@ -41,4 +50,5 @@ def create_app(settings: Settings) -> faust.App:
         consumer_group_instance_id=settings.kafka.group_instance_id,
         consumer_auto_offset_reset="earliest",
         stream_wait_empty=True,
+        **extra,
     )

@@ -96,7 +96,8 @@ class SchemaCatalogue:
         self._by_name: dict[str, list[SchemaVersion]] = {}
         self._by_fingerprint: dict[bytes, SchemaVersion] = {}
         if not self.folder.is_dir():
-            raise SchemaCatalogueError(f"schemas folder {self.folder} not found")
+            raise SchemaCatalogueError(f"schemas folder {self.folder} not found; set "
+                                       "EMR_STREAMS_KAFKA_SCHEMAS_DIR")
         for directory in sorted(p for p in self.folder.iterdir() if p.is_dir()):
             versions = [self._load(directory.name, path) for path in sorted(directory.iterdir())
                         if _VERSION.match(path.name)]

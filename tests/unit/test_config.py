@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pydantic
 import pytest
 
 from streams.config import Settings
+from streams.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)
@@ -14,16 +17,51 @@ def _real_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EMR_STREAMS_CLOCK_OFFSET_US", raising=False)
 
 
-def test_defaults_point_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL", "EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS",
-                 "EMR_STREAMS_POSTGRES_URL", "EMR_STREAMS_STACK_KAFKA_PORT",
-                 "EMR_STREAMS_STACK_POSTGRES_PORT", "EMR_STREAMS_STACK_DATABASE"):
+_SERVER_SETTINGS = ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL",
+                    "EMR_STREAMS_KAFKA_BOOTSTRAP_SERVERS", "EMR_STREAMS_POSTGRES_URL",
+                    "EMR_STREAMS_STACK_KAFKA_PORT", "EMR_STREAMS_STACK_POSTGRES_PORT",
+                    "EMR_STREAMS_STACK_DATABASE", "EMR_STREAMS_STACK_DIR", "XDG_STATE_HOME")
+
+
+def test_production_has_no_development_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _SERVER_SETTINGS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("EMR_STREAMS_PROFILE", raising=False)
+    settings = Settings()
+    assert settings.profile == "production"
+    with pytest.raises(ConfigError, match=r"^KAFKA_BOOTSTRAP_SERVERS .*is not set"):
+        _ = settings.bootstrap_servers
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL .*is not set"):
+        _ = settings.database_url
+    monkeypatch.setenv("DATABASE_URL", "  ")
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        _ = Settings().database_url
+    # Checkpoints go to the user's state folder, not into a stack folder.
+    assert settings.state_dir == Path.home() / ".local" / "state" / "emr-streams"
+
+
+def test_local_profile_points_at_the_local_stack(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _SERVER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("EMR_STREAMS_PROFILE", "local")
     settings = Settings()
     assert settings.bootstrap_servers == "127.0.0.1:19092"
     assert settings.database_url == "postgresql://postgres@127.0.0.1:15432/emr_streams"
     assert settings.librdkafka() == {"bootstrap.servers": "127.0.0.1:19092",
                                      "security.protocol": "plaintext"}
+    assert settings.state_dir == Path(".stack")
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "host=db port", "postgresql://h/x?sslmode"])
+def test_an_unparseable_database_url_is_refused_without_echoing_it(
+        monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Settings()
+    messages = [error["msg"] for error in caught.value.errors()]
+    assert any("neither a postgresql:// URL nor libpq key=value pairs" in m for m in messages)
+    # The message the CLI prints: the string may hold a password, it is not quoted.
+    assert not any(url in m for m in messages)
 
 
 def test_conventional_names_and_prefixed_names(monkeypatch: pytest.MonkeyPatch) -> None:

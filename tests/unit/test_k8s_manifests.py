@@ -88,7 +88,12 @@ def settings_environment() -> dict[str, bool]:
     names: dict[str, bool] = {}
     for section in Settings.model_fields.values():
         model = section.annotation
-        assert isinstance(model, type) and issubclass(model, BaseSettings)
+        if not (isinstance(model, type) and issubclass(model, BaseSettings)):
+            # A top-level setting (the profile): read under its aliases only.
+            for name in getattr(section.validation_alias, "choices", []):
+                if isinstance(name, str) and name.isupper():
+                    names[name] = False
+            continue
         prefix = model.model_config.get("env_prefix", "")
         for field_name, field in model.model_fields.items():
             secret = SecretStr in getattr(field.annotation, "__args__", (field.annotation,))
@@ -107,7 +112,10 @@ def pod_settings(docs: list[Doc]) -> Settings:
     """The settings the processor pod would load: ConfigMap, literal env, secret stand-ins."""
     env = dict(one(docs, "ConfigMap")["data"])
     for var in processor(docs).get("env", []):
-        env[var["name"]] = var.get("value", "stand-in-for-a-secret")
+        # A secret stand-in that parses as what it stands for (the URL is checked on load).
+        stand_in = ("postgresql://stand-in-for-a-secret/x" if var["name"] == "DATABASE_URL"
+                    else "stand-in-for-a-secret")
+        env[var["name"]] = var.get("value", stand_in)
     with pytest.MonkeyPatch.context() as patch, tempfile.TemporaryDirectory() as mounts:
         for name in list(os.environ):
             if name.startswith("EMR_STREAMS_") or name in {"DATABASE_URL",
