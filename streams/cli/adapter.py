@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from streams.adapters.synthetic import SyntheticTaskSource, run_adapter
-from streams.cli._common import emit_json, load_settings, reports_errors
+from streams.cli._common import command_group, emit_json, load_settings, reports_errors
 from streams.sdk.publisher import EventPublisher
 
-app = typer.Typer(help="Upstream EMR adapters.", no_args_is_help=True)
+app = command_group(help="Upstream EMR adapters.", no_args_is_help=True)
 
 
 @app.command()

@@ -10,9 +10,9 @@ from pathlib import Path
 import typer
 
 from streams.audit import read_heads, verify_chains
-from streams.cli._common import emit_json, fail, load_settings, reports_errors_as
+from streams.cli._common import command_group, emit_json, fail, load_settings, reports_errors_as
 
-app = typer.Typer(help="Tamper evidence of audit_logs (hash chains, see docs/schema.md).",
+app = command_group(help="Tamper evidence of audit_logs (hash chains, see docs/schema.md).",
                   no_args_is_help=True)
 
 ChainOption = typer.Option(None, "--chain", help="Only this chain (e.g. emr.tasks.v1:0, "
@@ -36,7 +36,7 @@ def _anchors(path: Path) -> dict[str, tuple[int, bytes]]:
 def verify(
     chain: str | None = ChainOption,
     since: datetime | None = typer.Option(
-        None, formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"],
+        None, formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d"], metavar="TIME",
         help="Check each chain from its first row created at or after this time (ISO 8601 "
              "with zone; a bare date is UTC midnight), trusting that row's prev_hash. Use it "
              "once retention has dropped the oldest rows."),

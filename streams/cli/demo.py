@@ -65,11 +65,13 @@ def demo(
 ) -> None:
     """Migrate, create topics, start the processor, stream synthetic events, show counts live.
 
-    Needs the stack (``deploy/local/stack up``) or KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL.
+    Needs the local stack (make demo starts it and sets EMR_STREAMS_PROFILE=local), or
+    KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL. Logs go to <state folder>/logs.
     """
     settings = load_settings()
+    _ = settings.database_url, settings.bootstrap_servers  # name a missing one first
     console = Console()
-    log_dir = settings.stack.dir / "logs"
+    log_dir = settings.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     # Client chatter (e.g. a coordinator still loading) goes to a file, not over the table.
     logging.basicConfig(filename=log_dir / "demo.log", level=logging.INFO,
@@ -120,8 +122,13 @@ def demo(
         except subprocess.TimeoutExpired:
             worker.kill()
     applied, dead, tasks = _counts(settings.database_url)
+    if not console.is_terminal:
+        console.line()  # without a terminal, Live leaves its last frame without a newline
+    # soft_wrap: long lines are not broken at the console's width, so the psql command
+    # can be copied and pasted whole.
     console.print(f"produced {producer.delivered} events; {applied - baseline} applied; "
                   f"{dead - dead_baseline} dead-lettered; {tasks} task rows in all; "
-                  f"processor log: {Path(log_path)}")
+                  f"processor log: {Path(log_path)}", soft_wrap=True)
     console.print(f"count them yourself: psql '{settings.database_url}' "
-                  "-c 'SELECT status, count(*) FROM tasks GROUP BY status'")
+                  "-c 'SELECT status, count(*) FROM tasks GROUP BY status'", soft_wrap=True,
+                  markup=False, highlight=False)

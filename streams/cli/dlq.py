@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli._common import emit_json, fail, load_settings, reports_errors
+from streams.cli._common import command_group, emit_json, fail, load_settings, reports_errors
 from streams.cli._progress import progress_bar
 from streams.kafka.schema_registry import codec_for
 from streams.ops.dlq import DeadLetter, read_dead_letters, redrive, redrive_target
+from streams.timefmt import utc_iso_ms
 from streams.topology import dead_letter_topic
 
-app = typer.Typer(help="Dead-letter topics (<input topic>.dlq): list, show, redrive.",
+app = command_group(help="Dead-letter topics (<input topic>.dlq): list, show, redrive.",
                   no_args_is_help=True)
 
 TopicOption = typer.Option("emr.tasks.v1", "--topic", envvar="EMR_STREAMS_DLQ_TOPIC",
@@ -29,21 +30,50 @@ def _select(letters: list[DeadLetter], *, from_offset: int | None, to_offset: in
 
 @app.command("list")
 @reports_errors
-def list_(topic: str = TopicOption, as_json: bool = JsonOption) -> None:
-    """Every dead letter with its reason, source position and event type (if decodable)."""
-    settings = load_settings()
-    letters = read_dead_letters(settings, dead_letter_topic(topic), codec_for(settings))
+def list_(
+    topic: str = TopicOption,
+    limit: int = typer.Option(50, min=0, help="Show the latest N of those selected "
+                                              "(0: all)."),
+    from_offset: int | None = typer.Option(None, min=0, help="First dead-letter offset."),
+    to_offset: int | None = typer.Option(None, min=0, help="Stop before this offset."),
+    reason: str | None = typer.Option(None, help="Only reasons containing this text."),
+    event_type: str | None = typer.Option(None, help="Only this event type, e.g. "
+                                                     "TASK_CREATED."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Dead letters, oldest first: offset, time (UTC), source position, event type, reason.
+
+    The latest --limit of those the filters select; a last line on stderr says how many
+    were left out.
+    """
+    settings = load_settings(kafka=True, postgres=True)
+    dlq = dead_letter_topic(topic)
+    letters = _select(read_dead_letters(settings, dlq, codec_for(settings)),
+                      from_offset=from_offset, to_offset=to_offset, reason=reason,
+                      event_type=event_type)
+    shown = letters[-limit:] if limit else letters
     if as_json:
-        emit_json([d.summary() for d in letters])
-        return
-    if not letters:
-        typer.echo(f"no dead letters in {dead_letter_topic(topic)}")
-    for d in letters:
-        flag = " [redriven]" if d.redriven else ""
-        m = d.meta
-        typer.echo(f"{d.offset:>8}  {m.source_topic}:{m.source_partition}:{m.source_offset}  "
-                   f"{m.error_class} at {m.stage}: {m.reason}  "
-                   f"{d.event_type or '(undecodable)'}{flag}")
+        emit_json([d.summary() for d in shown])
+    elif not letters:
+        filtered = any(v is not None for v in (from_offset, to_offset, reason, event_type))
+        typer.echo(f"no dead letters in {dlq}" + (" match" if filtered else ""))
+    else:
+        rows = [(str(d.offset), _time(d), ":".join(map(str, d.source)),
+                 (d.event_type or "(undecodable)") + (" [redriven]" if d.redriven else ""),
+                 f"{d.meta.error_class} at {d.meta.stage}: {d.meta.reason}") for d in shown]
+        header = ("OFFSET", "DEAD-LETTERED (UTC)", "SOURCE", "EVENT TYPE", "REASON")
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+        for row in [header, *rows]:
+            typer.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+                       + "  " + row[4])
+    if len(shown) < len(letters) and not as_json:
+        typer.echo(f"showing the latest {len(shown)} of {len(letters)} dead letters in {dlq}; "
+                   "--limit 0 shows all, --from-offset/--reason/--event-type select",
+                   err=True)
+
+
+def _time(letter: DeadLetter) -> str:
+    return utc_iso_ms(letter.meta.dead_lettered_at_ms) or "-"
 
 
 @app.command()
@@ -52,19 +82,19 @@ def show(offset: int = typer.Argument(..., min=0, help="Offset in the dead-lette
          partition: int = typer.Option(0, min=0, help="Dead-letter topic partition."),
          topic: str = TopicOption, as_json: bool = JsonOption) -> None:
     """One dead letter in full: reason, provenance, headers (the value is never printed)."""
-    settings = load_settings()
+    settings = load_settings(kafka=True, postgres=True)
     found = [d for d in read_dead_letters(settings, dead_letter_topic(topic),
                                           codec_for(settings), from_offset=offset,
                                           to_offset=offset + 1) if d.partition == partition]
     if not found:
         raise fail(f"no dead letter at {dead_letter_topic(topic)}:{partition}:{offset}")
     letter = found[0]
-    details = letter.summary() | {
+    details = {k: v for k, v in letter.summary().items() if k != "dead_lettered_at_ms"} | {
         "key": letter.record.key.decode(errors="replace") if letter.record.key else None,
         "value_bytes": len(letter.record.value or b""),
         "headers": [k for k, _ in letter.record.headers]}
     if as_json:
-        emit_json(details)
+        emit_json(details | {"dead_lettered_at_ms": letter.meta.dead_lettered_at_ms})
         return
     for key, value in details.items():
         typer.echo(f"{key:>20}: {value}")
@@ -98,7 +128,7 @@ def redrive_(
     if from_offset is None and to_offset is None and reason is None and event_type is None:
         raise fail("choose what to redrive: --from-offset/--to-offset, --reason or "
                    "--event-type", code=2)
-    settings = load_settings()
+    settings = load_settings(kafka=True, postgres=True)
     letters = _select(read_dead_letters(settings, dead_letter_topic(topic),
                                         codec_for(settings)),
                       from_offset=from_offset, to_offset=to_offset, reason=reason,

@@ -7,12 +7,12 @@ import dataclasses
 import psycopg
 import typer
 
-from streams.cli._common import emit_json, load_settings, reports_errors
+from streams.cli._common import command_group, emit_json, load_settings, reports_errors
 from streams.db.errors import MigrationError
 from streams.db.maintenance import run_maintenance
 from streams.db.migrate import connect
 
-app = typer.Typer(help="Audit time-series upkeep (the processor also runs it every hour).",
+app = command_group(help="Audit time-series upkeep (the processor also runs it every hour).",
                   no_args_is_help=True)
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli._common import emit_json, load_settings, reports_errors
+from streams.cli._common import command_group, emit_json, load_settings, reports_errors
 from streams.config import Settings
 from streams.db.migrate import Migration, MigrationRunner
 
-app = typer.Typer(help="Database migrations (migrations/*.sql) on DATABASE_URL, or on the "
-                       "local stack's database when it is unset.", no_args_is_help=True)
+app = command_group(help="Database migrations (migrations/*.sql) on DATABASE_URL (the local "
+                        "stack's database in the local profile).")
 
 JsonOption = typer.Option(False, "--json", help="Print the result as JSON.")
 

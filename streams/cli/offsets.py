@@ -6,10 +6,10 @@ from datetime import datetime
 
 import typer
 
-from streams.cli._common import emit_json, fail, load_settings, reports_errors
+from streams.cli._common import command_group, emit_json, fail, load_settings, reports_errors
 from streams.ops.offsets import plan_reset, reset_offsets, show_offsets
 
-app = typer.Typer(help="Committed offsets of EMR_STREAMS_KAFKA_GROUP_ID.", no_args_is_help=True)
+app = command_group(help="Committed offsets of EMR_STREAMS_KAFKA_GROUP_ID.", no_args_is_help=True)
 
 
 @app.command("show")
@@ -18,7 +18,7 @@ def show(topic: list[str] | None = typer.Option(None, "--topic", help="A topic (
                                                                        "default: the inputs)."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Committed offset, end offset and lag per partition."""
-    lags = show_offsets(load_settings(), topic or None)
+    lags = show_offsets(load_settings(kafka=True), topic or None)
     if as_json:
         emit_json([{"topic": p.topic, "partition": p.partition, "committed": p.committed,
                     "end": p.end, "lag": p.lag} for p in lags])
@@ -61,7 +61,7 @@ def reset(
         if moment.tzinfo is None:
             raise fail("the timestamp needs a time zone", code=2)
         number = int(moment.timestamp() * 1000)
-    settings = load_settings()
+    settings = load_settings(kafka=True)
     targets = plan_reset(settings, topic, to, value=number)  # type: ignore[arg-type]
     if not dry_run:
         reset_offsets(settings, topic, targets, force=force)

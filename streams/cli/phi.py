@@ -13,12 +13,12 @@ from typing import Any
 import psycopg
 import typer
 
-from streams.cli._common import emit_json, fail, load_settings, reports_errors
+from streams.cli._common import command_group, emit_json, fail, load_settings, reports_errors
 from streams.ops.reseal import reseal as reseal_stored
 from streams.phi.fields import keyring_from_settings
 from streams.phi.keyring import StaticKeyring, new_keyring
 
-app = typer.Typer(help="Keys of the field-level PHI encryption (docs/security.md).",
+app = command_group(help="Keys of the field-level PHI encryption (docs/security.md).",
                   no_args_is_help=True)
 
 

@@ -7,10 +7,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
+import psycopg
 import typer
+from confluent_kafka import KafkaException
 
-from streams.cli._common import emit_json, fail, load_settings, reports_errors
+from streams.cli._common import (
+    describe_error,
+    emit_json,
+    fail,
+    load_settings,
+    reports_errors,
+    verbose,
+)
 from streams.cli._progress import progress_bar
+from streams.errors import StreamsError
 from streams.kafka.reader import RangeReader
 from streams.ops.replay import ReplayPlan, plan_replay, run_replay
 
@@ -36,12 +46,12 @@ def replay(
                                                help="A partition (repeatable; default all)."),
     from_offset: int | None = typer.Option(None, min=0, help="Start at this offset."),
     from_timestamp: datetime | None = typer.Option(
-        None, formats=["%Y-%m-%dT%H:%M:%S%z"], help="Start at the first record at or after "
-                                                     "this time (ISO 8601 with zone)."),
+        None, formats=["%Y-%m-%dT%H:%M:%S%z"], metavar="TIME",
+        help="Start at the first record at or after this time (ISO 8601 with zone)."),
     to_offset: int | None = typer.Option(None, min=0, help="Stop before this offset."),
     to_timestamp: datetime | None = typer.Option(
-        None, formats=["%Y-%m-%dT%H:%M:%S%z"], help="Stop before the first record at or "
-                                                     "after this time."),
+        None, formats=["%Y-%m-%dT%H:%M:%S%z"], metavar="TIME",
+        help="Stop before the first record at or after this time."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Count and show a sample; write "
                                                           "nothing."),
     rate: float | None = typer.Option(None, min=1, help="At most this many records/s.",
@@ -49,8 +59,9 @@ def replay(
     batch_size: int = typer.Option(1000, min=1, max=100_000, help="Records per batch.",
                                    envvar="EMR_STREAMS_REPLAY_BATCH_SIZE"),
     checkpoint: Path | None = typer.Option(
-        None, help="Checkpoint file (default .stack/replay-<topic>.json); an interrupted "
-                   "replay resumes from it with --resume.",
+        None, help="Checkpoint file (default: replay-<topic>.json in "
+                   "$XDG_STATE_HOME/emr-streams, or in the stack folder in the local "
+                   "profile); an interrupted replay resumes from it with --resume.",
         envvar="EMR_STREAMS_REPLAY_CHECKPOINT"),
     resume: Path | None = typer.Option(None, help="Resume the replay saved in this "
                                                   "checkpoint."),
@@ -63,7 +74,7 @@ def replay(
     path (idempotent, audited) or into another topic (keys, headers and timestamps kept).
     Ctrl-C saves a checkpoint; --resume continues from it.
     """
-    settings = load_settings()
+    settings = load_settings(kafka=True)
     if into not in {"database", "topic"}:
         raise fail(f"--into must be database or topic, not {into!r}", code=2)
     if resume is not None:
@@ -83,15 +94,20 @@ def replay(
                                from_timestamp_ms=_ms(from_timestamp), to_offset=to_offset,
                                to_timestamp_ms=_ms(to_timestamp))
         if checkpoint is None and not dry_run:
-            checkpoint = settings.stack.dir / f"replay-{topic}.json"
+            checkpoint = settings.state_dir / f"replay-{topic}.json"
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
         if checkpoint is not None and not dry_run:
             plan.save(checkpoint)
     if not as_json:
-        typer.echo(f"replaying {plan.total - plan.done} records of {plan.topic} into "
-                   f"{plan.target_topic or 'the database'}", err=True)
+        if dry_run:
+            typer.echo(f"dry run: reading {plan.total - plan.done} records of {plan.topic} "
+                       "to count them and show a sample; nothing is written", err=True)
+        else:
+            typer.echo(f"replaying {plan.total - plan.done} records of {plan.topic} into "
+                       f"{plan.target_topic or 'the database'}", err=True)
     with progress_bar(quiet=as_json) as bar:
-        task = bar.add_task("replay", total=plan.total, completed=plan.done)
+        task = bar.add_task("dry run" if dry_run else "replay", total=plan.total,
+                            completed=plan.done)
         try:
             result = run_replay(settings, plan, checkpoint=checkpoint, dry_run=dry_run,
                                 rate=rate, batch_size=batch_size,
@@ -101,6 +117,14 @@ def replay(
             typer.echo(f"interrupted after {plan.done} of {plan.total} records; resume with: "
                        f"emr-streams replay --resume {checkpoint}", err=True)
             raise typer.Exit(130) from None
+        except (StreamsError, psycopg.Error, KafkaException) as exc:
+            if verbose():
+                raise
+            bar.stop()
+            resume_hint = (f"; after {plan.done} of {plan.total} records: resume with "
+                           f"emr-streams replay --resume {checkpoint}"
+                           if checkpoint is not None and plan.done else "")
+            raise fail(describe_error(exc) + resume_hint) from None
     if checkpoint is not None and not dry_run:
         checkpoint.unlink(missing_ok=True)
     payload = dataclasses.asdict(result) | {"topic": plan.topic, "into": plan.into,

@@ -15,9 +15,11 @@ logger = logging.getLogger(__name__)
 def run() -> None:
     """Run the stream processor until SIGTERM or Ctrl-C.
 
-    Consumes EMR_STREAMS_KAFKA_TASKS_TOPIC as group EMR_STREAMS_KAFKA_GROUP_ID and writes to
-    DATABASE_URL. Exit code 0 after a graceful stop; non-zero after a crash (restart it:
-    nothing is lost, offsets are committed only after the database commits).
+    Consumes the three input topics (EMR_STREAMS_KAFKA_TASKS_TOPIC, _HANDOVERS_TOPIC,
+    _VERIFICATIONS_TOPIC) as group EMR_STREAMS_KAFKA_GROUP_ID, writes to DATABASE_URL and
+    publishes the state topics. It waits out Kafka and PostgreSQL outages. Exit code 0
+    after a graceful stop; non-zero after a crash (restart it: nothing is lost, offsets are
+    committed only after the database commits).
     """
     from streams.agents import run_worker  # faust is imported only when the worker runs
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import typer
 
-from streams.cli._common import emit_json, fail, reports_errors
+from streams.cli._common import command_group, emit_json, fail, reports_errors
 from streams.contracts.catalogue import SchemaCatalogue
 from streams.contracts.release import check_catalogue, record_releases
 
-app = typer.Typer(help="Avro schemas in schemas/<name>/vN.avsc (the contract with adapters "
+app = command_group(help="Avro schemas in schemas/<name>/vN.avsc (the contract with adapters "
                        "and consumers).", no_args_is_help=True)
 
 FolderOption = typer.Option(None, "--schemas-dir", envvar="EMR_STREAMS_KAFKA_SCHEMAS_DIR",

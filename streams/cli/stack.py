@@ -6,10 +6,10 @@ import dataclasses
 
 import typer
 
-from streams.cli._common import emit_json, load_settings, reports_errors
+from streams.cli._common import command_group, emit_json, load_settings, reports_errors
 from streams.devstack import LocalStack, StackStatus
 
-app = typer.Typer(help="The local development stack: Kafka (KRaft) and PostgreSQL as local "
+app = command_group(help="The local development stack: Kafka (KRaft) and PostgreSQL as local "
                        "processes under EMR_STREAMS_STACK_DIR (default .stack).",
                   no_args_is_help=True)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli._common import emit_json, load_settings, reports_errors
+from streams.cli._common import command_group, emit_json, load_settings, reports_errors
 from streams.kafka.admin import describe_topics, ensure_topics
 from streams.topology import project_topics
 
-app = typer.Typer(help="Kafka topics the project uses (inputs, dead letters, state).",
+app = command_group(help="Kafka topics the project uses (inputs, dead letters, state).",
                   no_args_is_help=True)
 
 
@@ -17,7 +17,7 @@ app = typer.Typer(help="Kafka topics the project uses (inputs, dead letters, sta
 def create(as_json: bool = typer.Option(False, "--json", help="Print the result as JSON.")
            ) -> None:
     """Create the topics that do not exist yet; existing ones are left as they are."""
-    settings = load_settings()
+    settings = load_settings(kafka=True)
     specs = project_topics(settings)
     created = ensure_topics(settings.bootstrap_servers, specs,
                             client_config=settings.librdkafka())
@@ -38,7 +38,7 @@ def describe(as_json: bool = typer.Option(False, "--json", help="Print the resul
     Exists?, partitions, replication, cleanup and retention, beside what `topics create`
     would make. Exit code 1 if one is missing.
     """
-    settings = load_settings()
+    settings = load_settings(kafka=True)
     specs = {s.name: s for s in project_topics(settings)}
     states = describe_topics(settings.bootstrap_servers, specs,
                              client_config=settings.librdkafka())

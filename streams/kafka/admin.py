@@ -22,6 +22,7 @@ from streams.kafka.errors import KafkaAdminError
 __all__ = [
     "TopicSpec",
     "active_members",
+    "check_reachable",
     "cluster_ready",
     "delete_topics",
     "describe_topics",
@@ -67,6 +68,15 @@ def _metadata(admin: AdminClient, errors: list[KafkaError], bootstrap_servers: s
         reasons = [e.str() for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN]
         reason = reasons[-1] if reasons else str(exc.args[0].str())
         raise KafkaAdminError(f"cannot reach Kafka at {bootstrap_servers}: {reason}") from exc
+
+
+def check_reachable(bootstrap_servers: str, *, timeout: float,
+                    client_config: Mapping[str, str] | None = None) -> None:
+    """Return once a broker answers a metadata request; KafkaAdminError with the client's
+    reason when none does within *timeout* seconds."""
+    errors: list[KafkaError] = []
+    _metadata(_admin(bootstrap_servers, client_config, errors=errors), errors,
+              bootstrap_servers, timeout)
 
 
 def cluster_ready(bootstrap_servers: str, *, timeout: float = 5.0,

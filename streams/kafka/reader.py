@@ -47,8 +47,13 @@ class RangeReader:
         self._consumer.close()
 
     def partitions(self) -> list[int]:
-        """The topic's partitions; KafkaAdminError if the topic does not exist."""
-        metadata = self._consumer.list_topics(self.topic, timeout=10)
+        """The topic's partitions; KafkaAdminError if the topic does not exist or the
+        cluster does not answer."""
+        try:
+            metadata = self._consumer.list_topics(self.topic, timeout=10)
+        except KafkaException as exc:
+            raise KafkaAdminError(f"cannot read the metadata of {self.topic}: "
+                                  f"{exc.args[0].str() if exc.args else exc}") from exc
         info = metadata.topics.get(self.topic)
         if info is None or info.error is not None or not info.partitions:
             raise KafkaAdminError(f"topic {self.topic} not found")
@@ -56,8 +61,12 @@ class RangeReader:
 
     def watermarks(self, partition: int) -> tuple[int, int]:
         """(earliest offset, end offset) of a partition."""
-        low, high = self._consumer.get_watermark_offsets(TopicPartition(self.topic, partition),
-                                                         timeout=10, cached=False)
+        try:
+            low, high = self._consumer.get_watermark_offsets(
+                TopicPartition(self.topic, partition), timeout=10, cached=False)
+        except KafkaException as exc:
+            raise KafkaAdminError(f"cannot read the offsets of {self.topic}[{partition}]: "
+                                  f"{exc.args[0].str() if exc.args else exc}") from exc
         return int(low), int(high)
 
     def offset_for_time(self, partition: int, timestamp_ms: int) -> int:

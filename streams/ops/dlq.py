@@ -15,6 +15,7 @@ from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
 from streams.sink.dead_letter import LetterMeta, original_headers, parse_letter
 from streams.sink.records import ConsumedRecord
+from streams.timefmt import utc_iso_ms
 from streams.topology import dead_letter_topic, input_topics
 
 __all__ = ["DeadLetter", "read_dead_letters", "redrive", "redrive_target"]
@@ -50,6 +51,7 @@ class DeadLetter:
         return {"position": self.position, "offset": self.offset, "reason": m.reason,
                 "error_class": m.error_class, "stage": m.stage,
                 "source": ":".join(map(str, self.source)),
+                "dead_lettered_at": utc_iso_ms(m.dead_lettered_at_ms),
                 "dead_lettered_at_ms": m.dead_lettered_at_ms, "event_type": self.event_type,
                 "event_id": self.event_id, "redriven": self.redriven}
 

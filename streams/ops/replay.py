@@ -17,6 +17,7 @@ from streams.config import Settings
 from streams.contracts.codec import AvroCodec
 from streams.contracts.errors import DecodeError
 from streams.contracts.models import event_from_avro
+from streams.db.reachability import check_reachable
 from streams.errors import StreamsError
 from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
@@ -158,10 +159,17 @@ def run_replay(settings: Settings, plan: ReplayPlan, *, checkpoint: Path | None 
     processor: BatchProcessor | None = None
     if not dry_run:
         if plan.into == "database":
+            # A person runs this: an unreachable database is an error within
+            # EMR_STREAMS_COMMAND_TIMEOUT, with its reason, not an endless wait.
+            bound = settings.command.timeout
+            check_reachable(settings.database_url, timeout=bound)
             pool = ConnectionPool(settings.database_url, min_size=1, max_size=2,
-                                  kwargs={"autocommit": True}, open=True)
+                                  kwargs={"autocommit": True,
+                                          "connect_timeout": max(2, int(bound))},
+                                  timeout=bound, open=True)
             processor = BatchProcessor(pool, None, codec, phi=PhiSealer.for_sink(settings),
-                                       plaintext_phi=settings.phi.publish_plaintext)
+                                       plaintext_phi=settings.phi.publish_plaintext,
+                                       give_up_after=bound, max_backoff=min(30.0, bound))
         else:
             producer = EventProducer(settings.librdkafka())
     try:

@@ -8,6 +8,7 @@ import psycopg
 
 from streams.config import Settings
 from streams.db.partitions import partition_months_ahead
+from streams.kafka.admin import check_reachable
 from streams.kafka.errors import KafkaLayerError
 from streams.kafka.offsets import group_lag
 from streams.kafka.reader import PartitionRange, RangeReader
@@ -42,6 +43,8 @@ class Status:
     topics: list[TopicStatus]
     #: Months of audit partitions beyond the current one (None: TimescaleDB or unknown).
     audit_partitions_ahead: int | None = None
+    #: Why Kafka did not answer (None: it did).
+    kafka_error: str | None = None
 
 
 def _recent_reasons(settings: Settings, dlq: str, limit: int = 3) -> tuple[int, list[str]]:
@@ -79,6 +82,13 @@ def collect_status(settings: Settings) -> Status:
     except psycopg.Error as exc:
         db_ok, db_error = False, " ".join(str(exc).split())
     topics = []
+    try:
+        check_reachable(settings.bootstrap_servers, timeout=min(5.0, settings.command.timeout),
+                        client_config=settings.librdkafka())
+    except KafkaLayerError as exc:
+        return Status(db_ok, db_error, minute, five, total, pending, set_aside, lettered,
+                      [TopicStatus(t) for t in input_topics(settings)], partitions,
+                      kafka_error=str(exc))
     for topic in input_topics(settings):
         status = TopicStatus(topic)
         try:

@@ -23,7 +23,14 @@ from typing import Any
 
 import psycopg
 from psycopg_pool import ConnectionPool
-from tenacity import Retrying, before_sleep_log, retry_if_exception, wait_exponential_jitter
+from tenacity import (
+    Retrying,
+    before_sleep_log,
+    retry_if_exception,
+    stop_after_delay,
+    stop_never,
+    wait_exponential_jitter,
+)
 
 from streams.contracts.codec import AvroCodec
 from streams.contracts.models import AnyEvent
@@ -61,11 +68,14 @@ class BatchProcessor:
 
     Without a *producer* (a replay), poison is returned and logged but not dead-lettered
     again. *breaker* (default: off) pauses a topic whose every record is refused.
+    Transient failures are retried for as long as they last, or, with *give_up_after*
+    (commands run by a person), for that many seconds, after which the last one is raised.
     """
 
     def __init__(self, pool: ConnectionPool, producer: EventProducer | None, codec: AvroCodec,
                  *, max_backoff: float = 30.0, phi: PhiSealer | None = None,
-                 breaker: PoisonBreaker | None = None, plaintext_phi: bool = False) -> None:
+                 breaker: PoisonBreaker | None = None, plaintext_phi: bool = False,
+                 give_up_after: float | None = None) -> None:
         self._pool = pool
         self._codec = codec
         self._phi = phi
@@ -78,6 +88,7 @@ class BatchProcessor:
             retry=retry_if_exception(_transient),
             wait=wait_exponential_jitter(multiplier=0.1, jitter=0.1, max=max_backoff),
             before_sleep=before_sleep_log(logger, logging.WARNING),
+            stop=stop_never if give_up_after is None else stop_after_delay(give_up_after),
             reraise=True,
         )
 
