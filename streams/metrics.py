@@ -32,7 +32,9 @@ STATE_PUBLISHED = Counter("emr_streams_state_published_total",
                           "Merged states published to the state topics.", ["aggregate"])
 AUDIT_PARTITIONS_AHEAD = Gauge(
     "emr_streams_audit_partitions_ahead_months",
-    "Months of native audit partitions beyond the current one (-1: not even this month's).")
+    "Months of native audit partitions beyond the current one (-1: not even this month's; "
+    "NaN: not checked yet, or TimescaleDB, whose chunks come with the rows).")
+AUDIT_PARTITIONS_AHEAD.set(float("nan"))  # unknown until checked: no alert compares true
 BREAKER_OPEN = Gauge("emr_streams_poison_breaker_open",
                      "1 while consumption of a topic is paused by the poison-rate breaker.",
                      ["topic"])

@@ -75,6 +75,7 @@ def register_background(app: faust.App, settings: Settings, pool: ConnectionPool
                            extra={"event": "partitions.check_failed"})
             return
         if ahead is None:  # TimescaleDB: chunks come with the rows
+            AUDIT_PARTITIONS_AHEAD.set(float("nan"))
             health.set_partitions(None)
             return
         AUDIT_PARTITIONS_AHEAD.set(ahead)
