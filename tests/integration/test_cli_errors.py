@@ -15,9 +15,8 @@ import sys
 import time
 
 import pytest
-import typer
 
-from streams.cli.main import app
+from tests.cli_commands import command_paths
 
 pytestmark = pytest.mark.integration
 
@@ -102,17 +101,8 @@ BAD_USAGE: dict[str, list[tuple[str, ...]]] = {
 }
 
 
-def _commands(group: object, path: str = "") -> list[str]:
-    """Every leaf command of the CLI, by path ("dlq list")."""
-    found = []
-    for name, command in getattr(group, "commands", {}).items():
-        full = f"{path} {name}".strip()
-        found += _commands(command, full) if hasattr(command, "commands") else [full]
-    return found
-
-
 def test_every_command_has_a_bad_usage_row() -> None:
-    commands = set(_commands(typer.main.get_command(app)))
+    commands = set(command_paths())
     assert commands, "no commands found"
     assert commands == set(BAD_USAGE) - {""}
 

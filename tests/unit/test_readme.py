@@ -5,19 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import typer
-
-from streams.cli.main import app
+from tests.cli_commands import command_paths
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _commands(group: object, path: str = "") -> list[str]:
-    found = []
-    for name, command in getattr(group, "commands", {}).items():
-        full = f"{path} {name}".strip()
-        found += _commands(command, full) if hasattr(command, "commands") else [full]
-    return found
 
 
 def _commands_table() -> list[str]:
@@ -40,7 +30,7 @@ def _commands_table() -> list[str]:
 
 def test_every_command_is_in_the_one_commands_table() -> None:
     rows = "\n".join(_commands_table())
-    commands = _commands(typer.main.get_command(app))
+    commands = command_paths()
     assert commands
     for command in commands:
         group, _, leaf = command.rpartition(" ")
