@@ -9,7 +9,6 @@ import psycopg
 
 from streams.config import Settings
 from streams.contracts.codec import AvroCodec
-from streams.contracts.errors import DecodeError
 from streams.contracts.models import event_from_avro
 from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
@@ -63,7 +62,7 @@ def _letter(record: ConsumedRecord, codec: AvroCodec, redriven: set[tuple[str, i
         decoded = codec.decode(record.value)
         event = event_from_avro(decoded.schema, decoded.record)
         event_type, event_id = event.event_type, str(event.event_id)
-    except DecodeError:
+    except Exception:  # a dead letter is listed whatever its value does when decoded
         pass
     return DeadLetter(
         dlq_topic=record.topic, partition=record.partition, offset=record.offset,

@@ -15,7 +15,6 @@ from psycopg_pool import ConnectionPool
 
 from streams.config import Settings
 from streams.contracts.codec import AvroCodec
-from streams.contracts.errors import DecodeError
 from streams.contracts.models import event_from_avro
 from streams.db.reachability import check_reachable
 from streams.errors import StreamsError
@@ -25,6 +24,7 @@ from streams.kafka.schema_registry import codec_for
 from streams.phi import PhiSealer
 from streams.sink.processor import BatchProcessor
 from streams.sink.records import ConsumedRecord
+from streams.timefmt import utc_iso_ms
 
 __all__ = ["ReplayError", "ReplayPlan", "ReplayResult", "plan_replay", "run_replay"]
 
@@ -128,13 +128,14 @@ def plan_replay(reader: RangeReader, *, into: Into, target_topic: str | None = N
 
 
 def _sample(record: ConsumedRecord, codec: AvroCodec) -> dict[str, object]:
-    entry: dict[str, object] = {"partition": record.partition, "offset": record.offset}
+    entry: dict[str, object] = {"partition": record.partition, "offset": record.offset,
+                                "timestamp": utc_iso_ms(record.timestamp_ms)}
     try:
         decoded = codec.decode(record.value)
         event = event_from_avro(decoded.schema, decoded.record)
         entry |= {"event_type": event.event_type, "event_id": str(event.event_id),
                   "aggregate_id": str(event.aggregate_id)}
-    except DecodeError as exc:
+    except Exception as exc:  # a sample: whatever one absurd record does, it is only shown
         entry["undecodable"] = type(exc).__name__
     return entry
 
