@@ -24,6 +24,7 @@ def run() -> None:
     from streams.agents import run_worker  # faust is imported only when the worker runs
 
     settings = load_settings()
+    _ = settings.database_url, settings.bootstrap_servers  # a missing one: one line, first
     configure_logging(settings.processor.log_level)
     if settings.clock.offset_us:
         logger.warning("clock shifted by %+d s (EMR_STREAMS_CLOCK_OFFSET_US): testing only",
