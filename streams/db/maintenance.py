@@ -16,6 +16,10 @@ _LOCK_KEY = int.from_bytes(hashlib.sha256(b"emr-streams maintenance").digest()[:
                            signed=True)
 
 
+#: The continuous aggregates of migration 0004 (TimescaleDB path).
+_CONTINUOUS_AGGREGATES = ("audit_metrics_hourly", "audit_compliance_daily")
+
+
 @dataclass(frozen=True)
 class MaintenanceReport:
     """What one maintenance run did."""
@@ -35,9 +39,12 @@ def run_maintenance(conn: psycopg.Connection[tuple[object, ...]], *,
                     months_ahead: int = 12) -> MaintenanceReport:
     """Create audit partitions *months_ahead*, drop those past 7-year retention, refresh.
 
-    On TimescaleDB the chunks, retention and refresh belong to its policies and only the
-    report is produced. Instances of the processor may call this at the same time: an
-    advisory lock makes them take turns. Safe to run as often as wanted.
+    On TimescaleDB the chunks and retention belong to its policies; the continuous
+    aggregates are refreshed over their whole range here (only what changed is
+    recomputed), so history and backfills count at once instead of at the next policy run.
+    Instances of the processor may call this at the same time: an advisory lock makes them
+    take turns. Safe to run as often as wanted. *conn* must be in autocommit mode (the
+    TimescaleDB refresh is a procedure that commits by itself).
     """
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
@@ -47,7 +54,12 @@ def run_maintenance(conn: psycopg.Connection[tuple[object, ...]], *,
                          (months_ahead,))
         dropped = _names(conn, b"SELECT * FROM audit_logs_drop_expired()", ())
         refreshed = conn.execute("SELECT refresh_audit_aggregates()").fetchone()
-    report = MaintenanceReport(backend, created, dropped, str(refreshed[0]) if refreshed else "")
+    aggregates = str(refreshed[0]) if refreshed else ""
+    if backend == "timescaledb":
+        for aggregate in _CONTINUOUS_AGGREGATES:
+            conn.execute("CALL refresh_continuous_aggregate(%s, NULL, NULL)", (aggregate,))
+        aggregates = "timescaledb: refreshed"
+    report = MaintenanceReport(backend, created, dropped, aggregates)
     logger.info("audit maintenance (%s): %d partitions created, %d dropped; %s", backend,
                 len(created), len(dropped), report.aggregates,
                 extra={"event": "maintenance.done"})

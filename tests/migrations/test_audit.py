@@ -163,11 +163,7 @@ def test_helpers_and_aggregates_give_the_known_figures(db: Conn, clock: SuiteClo
     assert handovers == (1,)
     assert db.execute("SELECT id FROM audit_logs_recent").fetchall() == [(recent,)]
 
-    if _backend(db) == "timescaledb":
-        db.execute("CALL refresh_continuous_aggregate('audit_metrics_hourly', NULL, NULL)")
-        db.execute("CALL refresh_continuous_aggregate('audit_compliance_daily', NULL, NULL)")
-    else:
-        run_maintenance(db)
+    run_maintenance(db)
     hourly = db.execute("SELECT event_count, phi_access_count FROM audit_metrics_hourly "
                         "WHERE bucket = %s AND entity_type = 'task'", (day1,)).fetchone()
     assert hourly == (3, 1)
@@ -176,6 +172,58 @@ def test_helpers_and_aggregates_give_the_known_figures(db: Conn, clock: SuiteClo
                        "attributed_events, unattributed_events FROM audit_compliance_daily "
                        "WHERE bucket = %s ORDER BY 1", (day2.replace(hour=0),)).fetchall()
     assert daily == [("NONE", "DEVICE", 1, 1, 1, 0)]
+
+
+#: Each aggregate as audit_logs says it should be: UTC buckets, the same columns.
+_REFERENCE = {
+    "audit_metrics_hourly": """
+        SELECT date_trunc('hour', created_at, 'UTC'), entity_type, action, source_system,
+               count(*), count(*) FILTER (WHERE phi_accessed), min(created_at),
+               max(created_at)
+        FROM audit_logs GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
+    "audit_compliance_daily": """
+        SELECT date_trunc('day', created_at, 'UTC'), coalesce(emr_system::text, 'NONE'),
+               source_system, count(*), count(*) FILTER (WHERE phi_accessed),
+               count(actor_id), count(*) FILTER (WHERE actor_id IS NULL)
+        FROM audit_logs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+}
+
+
+def _aggregate(db: Conn, name: str) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in db.execute(
+        f"SELECT * FROM {name} ORDER BY 1, 2, 3" + (", 4" if "hourly" in name else ""))]
+
+
+def _reference(db: Conn, name: str) -> list[tuple[object, ...]]:
+    return [tuple(row) for row in db.execute(_REFERENCE[name])]
+
+
+def test_aggregates_count_the_current_hour_and_backfills(db: Conn, clock: SuiteClock) -> None:
+    """Correct whenever read: the current hour and day without a refresh (real-time), and
+    history or a late backfill after the next maintenance run; UTC buckets whatever the
+    session's time zone, the same figures on both paths."""
+    db.execute("SELECT set_config('TimeZone', 'Asia/Kolkata', false)")  # a half-hour zone
+    db.execute("SELECT count(*) FROM audit_logs_ensure_partitions()")
+    now = clock.now()
+    history = now - timedelta(days=40)
+    db.execute("SELECT audit_logs_create_partition(%s)", (month_start(history),))
+    _insert(db, history, actor=uuid.uuid4(), phi=True)
+    run_maintenance(db)
+    for name in _REFERENCE:
+        assert _aggregate(db, name) == _reference(db, name)
+    # Live rows count at once, without a refresh.
+    _insert(db, now, entity_type="handover", action="accepted", source="DEVICE", emr=None)
+    _insert(db, now, actor=uuid.uuid4())
+    for name in _REFERENCE:
+        assert _aggregate(db, name) == _reference(db, name), name
+    current = db.execute("SELECT sum(event_count)::int FROM audit_metrics_hourly WHERE bucket = "
+                         "date_trunc('hour', %s::timestamptz, 'UTC')", (now,)).fetchone()
+    assert current == (2,)
+    # A backfill into history counts after the next maintenance run.
+    _insert(db, history + timedelta(minutes=5), entity_type="task", action="completed")
+    run_maintenance(db)
+    for name in _REFERENCE:
+        assert _aggregate(db, name) == _reference(db, name), name
 
 
 def test_timescaledb_path(db: Conn) -> None:

@@ -448,7 +448,6 @@ def test_auditor_reads_the_audit_trail_and_its_helpers(
     "TRUNCATE audit_logs",
     "SELECT refresh_audit_aggregates()",
     "SELECT audit_logs_drop_expired(INTERVAL '0 days')",
-    "REFRESH MATERIALIZED VIEW audit_metrics_hourly",
     "SELECT count(*) FROM tasks",
     "SELECT count(*) FROM patients",
     "SELECT count(*) FROM processed_events",
@@ -463,6 +462,17 @@ def test_auditor_reads_the_audit_trail_and_its_helpers(
 ])
 def test_auditor_is_refused(as_role: Callable[[str], Conn], statement: LiteralString) -> None:
     _refused(as_role("emr_auditor"), statement)
+
+
+def test_auditor_cannot_refresh_what_the_aggregates_store(
+        as_role: Callable[[str], Conn]) -> None:
+    auditor = as_role("emr_auditor")
+    row = auditor.execute("SELECT audit_backend()").fetchone()
+    if row == ("timescaledb",):
+        _refused(auditor, "CALL refresh_continuous_aggregate('audit_metrics_hourly', NULL, "
+                          "NULL)")
+    else:
+        _refused(auditor, "REFRESH MATERIALIZED VIEW audit_metrics_hourly_store")
 
 
 # The audit chain against a processor session (migration 0013) -----------------------
