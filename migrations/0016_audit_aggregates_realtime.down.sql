@@ -1,5 +1,7 @@
 -- Back to 0004's aggregates: materialized only, refreshed over the last hours and days
--- (TimescaleDB), or materialized views refreshed whole (native).
+-- (TimescaleDB), or materialized views refreshed whole (native). The policies restored
+-- here first run one interval from now: a job started at once would race a further
+-- revert that drops the aggregates ("tuple concurrently deleted").
 DO $migration$
 BEGIN
     IF audit_backend() = 'timescaledb' THEN
@@ -9,10 +11,12 @@ BEGIN
         PERFORM remove_continuous_aggregate_policy('audit_compliance_daily');
         PERFORM add_continuous_aggregate_policy('audit_metrics_hourly',
             start_offset => INTERVAL '3 hours', end_offset => INTERVAL '1 minute',
-            schedule_interval => INTERVAL '1 hour');
+            schedule_interval => INTERVAL '1 hour',
+            initial_start => now() + INTERVAL '1 hour');
         PERFORM add_continuous_aggregate_policy('audit_compliance_daily',
             start_offset => INTERVAL '3 days', end_offset => INTERVAL '1 minute',
-            schedule_interval => INTERVAL '1 day');
+            schedule_interval => INTERVAL '1 day',
+            initial_start => now() + INTERVAL '1 day');
         RETURN;
     END IF;
     DROP VIEW audit_metrics_hourly;

@@ -37,3 +37,5 @@ def run_now(
     typer.echo(f"partitions created: {', '.join(report.partitions_created) or 'none'}")
     typer.echo(f"partitions dropped: {', '.join(report.partitions_dropped) or 'none'}")
     typer.echo(f"aggregates: {report.aggregates}")
+    if report.backend == "timescaledb":
+        typer.echo(f"chunks guarded: {report.chunks_guarded}")

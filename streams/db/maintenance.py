@@ -28,6 +28,8 @@ class MaintenanceReport:
     partitions_created: list[str]
     partitions_dropped: list[str]
     aggregates: str
+    #: TimescaleDB: chunks (and compressed chunks) given the audit trail's guards this run.
+    chunks_guarded: int = 0
 
 
 def _names(conn: psycopg.Connection[tuple[object, ...]], query: bytes,
@@ -37,7 +39,8 @@ def _names(conn: psycopg.Connection[tuple[object, ...]], query: bytes,
 
 def run_maintenance(conn: psycopg.Connection[tuple[object, ...]], *,
                     months_ahead: int = 12) -> MaintenanceReport:
-    """Create audit partitions *months_ahead*, drop those past 7-year retention, refresh.
+    """Create audit partitions *months_ahead*, drop those past 7-year retention, refresh,
+    and (TimescaleDB) guard the chunks created since the last run (audit_guard_chunks).
 
     On TimescaleDB the chunks and retention belong to its policies; the continuous
     aggregates are refreshed over their whole range here (only what changed is
@@ -54,12 +57,14 @@ def run_maintenance(conn: psycopg.Connection[tuple[object, ...]], *,
                          (months_ahead,))
         dropped = _names(conn, b"SELECT * FROM audit_logs_drop_expired()", ())
         refreshed = conn.execute("SELECT refresh_audit_aggregates()").fetchone()
+        guarded = conn.execute("SELECT audit_guard_chunks()").fetchone()
     aggregates = str(refreshed[0]) if refreshed else ""
     if backend == "timescaledb":
         for aggregate in _CONTINUOUS_AGGREGATES:
             conn.execute("CALL refresh_continuous_aggregate(%s, NULL, NULL)", (aggregate,))
         aggregates = "timescaledb: refreshed"
-    report = MaintenanceReport(backend, created, dropped, aggregates)
+    report = MaintenanceReport(backend, created, dropped, aggregates,
+                               int(str(guarded[0])) if guarded else 0)
     logger.info("audit maintenance (%s): %d partitions created, %d dropped; %s", backend,
                 len(created), len(dropped), report.aggregates,
                 extra={"event": "maintenance.done"})

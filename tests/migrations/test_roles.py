@@ -296,17 +296,46 @@ def test_processor_is_refused(as_role: Callable[[str], Conn], statement: Literal
     _refused(as_role("emr_processor"), statement)
 
 
-def test_processor_cannot_touch_an_audit_partition_directly(
-        as_role: Callable[[str], Conn]) -> None:
+def _audit_children(conn: Conn) -> list[str]:
+    """Every native partition or TimescaleDB chunk of audit_logs, and (TimescaleDB) every
+    compressed chunk, schema-qualified."""
+    return [str(r[0]) for r in conn.execute(
+        "SELECT i.inhrelid::regclass::text FROM pg_inherits i "
+        "WHERE i.inhparent = 'audit_logs'::regclass "
+        "OR i.inhparent IN (SELECT format('%I.%I', h.schema_name, h.table_name)::regclass "
+        "  FROM _timescaledb_catalog.hypertable h JOIN _timescaledb_catalog.hypertable a "
+        "  ON h.id = a.compressed_hypertable_id WHERE a.table_name = 'audit_logs') "
+        "ORDER BY 1" if _timescaledb(conn) else
+        "SELECT i.inhrelid::regclass::text FROM pg_inherits i "
+        "WHERE i.inhparent = 'audit_logs'::regclass ORDER BY 1")]
+
+
+def _timescaledb(conn: Conn) -> bool:
+    return _one(conn, "SELECT audit_backend()") == "timescaledb"
+
+
+def test_no_audit_partition_or_chunk_can_be_touched_directly(
+        shared: dict[str, str], as_role: Callable[[str], Conn]) -> None:
+    """After maintenance, the processor can neither write nor truncate a partition, chunk
+    or compressed chunk of audit_logs, and the owner cannot truncate one."""
+    with psycopg.connect(shared["owner"], autocommit=True) as owner:
+        run_maintenance(owner)
+        if _timescaledb(owner):
+            owner.execute("SELECT compress_chunk(c, if_not_compressed => true) "
+                          "FROM show_chunks('audit_logs') c")
+            run_maintenance(owner)
+        children = _audit_children(owner)
+        assert children
+        for child in children:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"), \
+                    owner.transaction(force_rollback=True):
+                owner.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(child)))
     conn = as_role("emr_processor")
-    partition = _one(conn, "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c "
-                           "ON c.oid = i.inhrelid WHERE i.inhparent = 'audit_logs'::regclass "
-                           "ORDER BY 1 DESC LIMIT 1")
-    assert isinstance(partition, str)
-    for template in ("DELETE FROM {}", "UPDATE {} SET action = 'x'", "INSERT INTO {} "
-                     "(action, entity_type, source_system) VALUES ('x', 'x', 'x')"):
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=REFUSED):
-            conn.execute(sql.SQL(template).format(sql.Identifier(partition)))
+    for child in children:
+        for template in ("DELETE FROM {}", "TRUNCATE {}", "INSERT INTO {} DEFAULT VALUES"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match=REFUSED), \
+                    conn.transaction(force_rollback=True):
+                conn.execute(sql.SQL(template).format(sql.SQL(child)))
 
 
 def test_maintenance_needs_the_owner(shared: dict[str, str],

@@ -1,0 +1,2 @@
+DROP FUNCTION IF EXISTS audit_guard_chunks();
+DROP FUNCTION IF EXISTS audit_hypertable_id();
