@@ -367,13 +367,21 @@ def test_a_dead_letter_repeated_after_a_crash_is_recorded_and_redriven_once(
 
 def test_a_defect_that_refuses_every_record_pauses_instead_of_flooding_the_dlq(
         emr_settings: Settings, processor_factory: ProcessorFactory) -> None:
-    # The audit partition of this month is gone (a maintenance job that never ran): every
-    # record is refused. The breaker pauses the topic, /readyz says why, nothing is
-    # dead-lettered; once the partition is back, everything is applied.
+    # The audit partition of this month is gone (a maintenance job that never ran; on
+    # TimescaleDB, whose chunks come with the rows, a broken trigger): every record is
+    # refused. The breaker pauses the topic, /readyz says why, nothing is dead-lettered;
+    # once the defect is fixed, everything is applied.
     url = emr_settings.database_url
-    month = f"audit_logs_p{clock.now():%Y%m}"
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE {month}")  # type: ignore[arg-type]
+        timescaledb = _one(url, "SELECT audit_backend()") == "timescaledb"
+        if timescaledb:
+            conn.execute("CREATE FUNCTION broken_audit() RETURNS trigger LANGUAGE plpgsql AS "
+                         "$$BEGIN RAISE EXCEPTION 'a broken audit trigger' "
+                         "USING ERRCODE = 'check_violation'; END$$")
+            conn.execute("CREATE TRIGGER broken_audit BEFORE INSERT ON audit_logs "
+                         "FOR EACH ROW EXECUTE FUNCTION broken_audit()")
+        else:
+            conn.execute(f"DROP TABLE audit_logs_p{clock.now():%Y%m}")  # type: ignore[arg-type]
     events = synthetic(120, seed=127)
     producer = EventProducer(emr_settings.librdkafka())
     for event in events:
@@ -389,7 +397,10 @@ def test_a_defect_that_refuses_every_record_pauses_instead_of_flooding_the_dlq(
     assert "emr_streams_poison_breaker_open{topic=" in processor.http("/metrics")[1]
     assert _one(url, "SELECT count(*) FROM dead_letters") == 0
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("SELECT count(*) FROM audit_logs_ensure_partitions()")
+        if timescaledb:
+            conn.execute("DROP TRIGGER broken_audit ON audit_logs")
+        else:
+            conn.execute("SELECT count(*) FROM audit_logs_ensure_partitions()")
     wait_for(lambda: lag(emr_settings) == 0, timeout=120, what="everything applied",
              on_timeout=processor.output)
     wait_for(lambda: processor.http("/readyz")[0] == 200, timeout=30, what="ready again")
