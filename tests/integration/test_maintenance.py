@@ -27,6 +27,10 @@ def _partitions(conn: psycopg.Connection[tuple[object, ...]]) -> list[str]:
         "WHERE i.inhparent = 'audit_logs'::regclass"))
 
 
+def _timescaledb(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    return conn.execute("SELECT audit_backend()").fetchone() == ("timescaledb",)
+
+
 def _mid_month(clock: SuiteClock) -> datetime:
     return clock.now().replace(day=15, hour=12, minute=0, second=0, microsecond=0)
 
@@ -47,6 +51,9 @@ def test_months_ahead_are_counted_until_the_first_missing_month(
     with psycopg.connect(database_url, autocommit=True) as conn:
         clock.pin(conn, _mid_month(clock))
         ahead = partition_months_ahead(conn)
+        if _timescaledb(conn):
+            assert ahead is None  # chunks come with the rows: nothing to count or watch
+            return
         # Twelve, as the migration and maintenance keep them (eleven if this run began in
         # the previous month, when the template was migrated).
         assert ahead in {11, 12}
@@ -61,6 +68,10 @@ def test_months_ahead_are_counted_until_the_first_missing_month(
 def test_readyz_turns_red_before_the_partitions_run_out(
         emr_settings: Settings, processor_factory: ProcessorFactory, clock: SuiteClock) -> None:
     url = emr_settings.database_url
+    with psycopg.connect(url) as conn:
+        if _timescaledb(conn):
+            pytest.skip("audit_logs is a TimescaleDB hypertable here: chunks come with the "
+                        "rows, no partitions run out")
     _keep_months_ahead(url, 1, clock)  # next month's partition exists, the one after not
     pinned = {"EMR_STREAMS_CLOCK_OFFSET_US": str(clock.offset_for(_mid_month(clock)))}
     processor_factory.extra_env.update({"EMR_STREAMS_PROCESSOR_MAINTENANCE": "false",
