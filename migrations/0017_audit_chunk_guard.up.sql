@@ -6,11 +6,14 @@
 -- compressed chunk, went through). audit_guard_chunks() revokes every privilege of the
 -- application roles on the chunks (inserts through audit_logs itself are unaffected: the
 -- hypertable's grants are what TimescaleDB checks) and adds the TRUNCATE guard to each.
--- Maintenance runs it (hourly), and this migration once; on the native path the partition
--- functions already do both, and it does nothing.
+-- The migration runs it once, maintenance hourly, and the worker at every check of the
+-- audit partitions (EMR_STREAMS_PROCESSOR_PARTITION_CHECK_INTERVAL, 300 s): it is SECURITY
+-- DEFINER and emr_processor may execute it, because it only ever takes privileges away
+-- and adds the guard. On the native path the partition functions already do both, and it
+-- does nothing.
 
 CREATE FUNCTION audit_guard_chunks() RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
 DECLARE
     chunk regclass;
     guarded integer := 0;
@@ -59,10 +62,13 @@ BEGIN
     IF audit_backend() <> 'timescaledb' THEN
         RETURN NULL;
     END IF;
-    RETURN (SELECT id FROM _timescaledb_catalog.hypertable
-             WHERE schema_name = current_schema() AND table_name = 'audit_logs');
+    RETURN (SELECT h.id FROM _timescaledb_catalog.hypertable h
+              JOIN pg_class c ON c.oid = 'audit_logs'::regclass
+             WHERE h.schema_name = c.relnamespace::regnamespace::text
+               AND h.table_name = 'audit_logs');
 END;
 $$;
 
 REVOKE EXECUTE ON FUNCTION audit_guard_chunks(), audit_hypertable_id() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION audit_guard_chunks() TO emr_processor;
 SELECT audit_guard_chunks();

@@ -34,7 +34,8 @@ def register_background(app: faust.App, settings: Settings, pool: ConnectionPool
     """Relay the outbox every ``outbox_interval`` seconds; refresh the lag gauge every 10 s;
     check the audit partitions ahead every ``partition_check_interval`` seconds (fewer
     than ``min_partitions_ahead`` months: /readyz answers 503, and the check repeats every
-    10 s until the margin is back).
+    10 s until the margin is back); on TimescaleDB, guard the chunks created since the
+    last check instead (``audit_guard_chunks()``).
 
     Failures are logged and retried on the next tick: states wait in the outbox (nothing
     is lost while Kafka or the database is away).
@@ -77,6 +78,7 @@ def register_background(app: faust.App, settings: Settings, pool: ConnectionPool
         if ahead is None:  # TimescaleDB: chunks come with the rows
             AUDIT_PARTITIONS_AHEAD.set(float("nan"))
             health.set_partitions(None)
+            guard_chunks()
             return
         AUDIT_PARTITIONS_AHEAD.set(ahead)
         wanted = settings.processor.min_partitions_ahead
@@ -87,6 +89,20 @@ def register_background(app: faust.App, settings: Settings, pool: ConnectionPool
             health.set_partitions(problem)
         else:
             health.set_partitions(None)
+
+    def guard_chunks() -> None:
+        # A chunk created since the last check carries the hypertable's grants and no
+        # TRUNCATE guard: give it the audit trail's (migration 0017).
+        try:
+            with pool.connection() as conn:
+                row = conn.execute("SELECT audit_guard_chunks()").fetchone()
+        except Exception:
+            logger.warning("audit chunk guard failed; retrying", exc_info=True,
+                           extra={"event": "chunks.guard_failed"})
+            return
+        if row and row[0]:
+            logger.info("guarded %s new audit chunk(s)", row[0],
+                        extra={"event": "chunks.guarded"})
 
     # faust's task and timer decorators carry no types.
     @app.task  # type: ignore[untyped-decorator]

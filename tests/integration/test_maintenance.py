@@ -16,7 +16,7 @@ from streams.config import Settings
 from streams.db.partitions import partition_months_ahead
 from tests.fixtures.clock import SuiteClock
 from tests.fixtures.processor import ProcessorFactory, wait_for
-from tests.integration.helpers import cli
+from tests.integration.helpers import cli, lag, produce, synthetic
 
 pytestmark = pytest.mark.integration
 
@@ -91,4 +91,35 @@ def test_readyz_turns_red_before_the_partitions_run_out(
     wait_for(lambda: processor.http("/readyz")[0] == 200, timeout=60,
              what="/readyz green again", on_timeout=processor.output)
     assert "emr_streams_audit_partitions_ahead_months 12.0" in processor.http("/metrics")[1]
+    assert processor.stop() == 0
+
+
+def test_the_worker_guards_the_audit_chunks_its_rows_create(
+        emr_settings: Settings, processor_factory: ProcessorFactory) -> None:
+    """TimescaleDB: a chunk created by the processor's own inserts loses the processor's
+    privileges and gets the TRUNCATE guard at the worker's next partition check, without
+    waiting for maintenance (migration 0017)."""
+    url = emr_settings.database_url
+    with psycopg.connect(url) as conn:
+        if not _timescaledb(conn):
+            pytest.skip("native partitions are created guarded (audit_logs_create_partition);"
+                        " only TimescaleDB's chunks come with the rows")
+    processor_factory.extra_env.update({"EMR_STREAMS_PROCESSOR_MAINTENANCE": "false",
+                                        "EMR_STREAMS_PROCESSOR_PARTITION_CHECK_INTERVAL": "1"})
+    produce(emr_settings, synthetic(20, seed=131))
+    processor = processor_factory.start()
+    wait_for(lambda: lag(emr_settings) == 0, timeout=90, what="consumed",
+             on_timeout=processor.output)
+
+    def guarded() -> bool:
+        with psycopg.connect(url) as conn:
+            chunks = [str(r[0]) for r in conn.execute(
+                "SELECT c::text FROM show_chunks('audit_logs') c")]
+            return bool(chunks) and all(conn.execute(
+                "SELECT NOT has_table_privilege('emr_processor', %s, 'INSERT') AND EXISTS ("
+                "SELECT 1 FROM pg_trigger WHERE tgrelid = %s::regclass "
+                "AND tgname = 'trg_audit_logs_no_truncate')", (c, c)).fetchone() == (True,)
+                for c in chunks)
+
+    wait_for(guarded, timeout=60, what="the new chunks guarded", on_timeout=processor.output)
     assert processor.stop() == 0
