@@ -12,24 +12,16 @@ from typing import Any, ParamSpec, TypeVar
 import psycopg
 import pydantic
 import typer
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import KafkaException
 from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings
 
 from streams import clock
-from streams.config import (
-    ClockSettings,
-    CommandSettings,
-    KafkaSettings,
-    LimitsSettings,
-    PhiSettings,
-    PostgresSettings,
-    ProcessorSettings,
-    Settings,
-    StackSettings,
-)
+from streams.config import Settings
 from streams.db.reachability import check_reachable as check_postgres
 from streams.errors import ConfigError, StreamsError
 from streams.kafka.admin import check_reachable as check_kafka
+from streams.kafka.errors import kafka_reason
 
 __all__ = ["command_group", "configure_logging", "describe_error", "emit_json", "fail",
            "load_settings", "reports_errors", "reports_errors_as", "verbose"]
@@ -63,11 +55,12 @@ def configure_logging(level: str = "info") -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-#: The environment prefix of each settings section, by model name (a ValidationError's title).
+#: The environment prefix of each settings section, by model name (a ValidationError's
+#: title), read from the sections of Settings.
 _ENV_PREFIXES = {
-    section.__name__: str(section.model_config.get("env_prefix", ""))
-    for section in (StackSettings, KafkaSettings, PostgresSettings, ProcessorSettings,
-                    PhiSettings, LimitsSettings, ClockSettings, CommandSettings)
+    field.annotation.__name__: str(field.annotation.model_config.get("env_prefix", ""))
+    for field in Settings.model_fields.values()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings)
 }
 
 
@@ -121,8 +114,7 @@ def describe_error(exc: Exception) -> str:
     if isinstance(exc, psycopg.Error):
         return f"PostgreSQL refused: {exc}"
     if isinstance(exc, KafkaException):
-        error = exc.args[0] if exc.args else None
-        return f"Kafka: {error.str() if isinstance(error, KafkaError) else exc}"
+        return f"Kafka: {kafka_reason(exc)}"
     return str(exc)
 
 

@@ -89,15 +89,16 @@ def show(offset: int = typer.Argument(..., min=0, help="Offset in the dead-lette
     if not found:
         raise fail(f"no dead letter at {dead_letter_topic(topic)}:{partition}:{offset}")
     letter = found[0]
-    details = {k: v for k, v in letter.summary().items() if k != "dead_lettered_at_ms"} | {
+    details = letter.summary() | {
         "key": letter.record.key.decode(errors="replace") if letter.record.key else None,
         "value_bytes": len(letter.record.value or b""),
         "headers": [k for k, _ in letter.record.headers]}
     if as_json:
-        emit_json(details | {"dead_lettered_at_ms": letter.meta.dead_lettered_at_ms})
+        emit_json(details)
         return
     for key, value in details.items():
-        typer.echo(f"{key:>20}: {value}")
+        if key != "dead_lettered_at_ms":  # people read dead_lettered_at (UTC)
+            typer.echo(f"{key:>20}: {value}")
 
 
 @app.command("redrive")

@@ -17,7 +17,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
-from streams.kafka.errors import KafkaAdminError
+from streams.kafka.errors import KafkaAdminError, kafka_reason
 
 __all__ = [
     "TopicSpec",
@@ -66,7 +66,7 @@ def _metadata(admin: AdminClient, errors: list[KafkaError], bootstrap_servers: s
     except KafkaException as exc:
         admin.poll(0)  # serve the error callbacks queued meanwhile
         reasons = [e.str() for e in errors if e.code() != KafkaError._ALL_BROKERS_DOWN]
-        reason = reasons[-1] if reasons else str(exc.args[0].str())
+        reason = reasons[-1] if reasons else kafka_reason(exc)
         raise KafkaAdminError(f"cannot reach Kafka at {bootstrap_servers}: {reason}") from exc
 
 

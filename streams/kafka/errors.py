@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from confluent_kafka import KafkaError, KafkaException
+
 from streams.errors import RetriableError, StreamsError
 
-__all__ = ["KafkaAdminError", "KafkaLayerError", "ProduceError", "ProduceRefusedError"]
+__all__ = ["KafkaAdminError", "KafkaLayerError", "ProduceError", "ProduceRefusedError",
+           "kafka_reason"]
+
+
+def kafka_reason(exc: KafkaException) -> str:
+    """The client's own description of *exc* (its KafkaError), else the exception's text."""
+    error = exc.args[0] if exc.args else None
+    return error.str() if isinstance(error, KafkaError) else str(exc)
 
 
 class KafkaLayerError(StreamsError):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from streams.kafka.errors import KafkaAdminError
+from streams.kafka.errors import KafkaAdminError, kafka_reason
 from streams.sink.records import ConsumedRecord, normalize_headers
 
 __all__ = ["PartitionRange", "RangeReader"]
@@ -53,7 +53,7 @@ class RangeReader:
             metadata = self._consumer.list_topics(self.topic, timeout=10)
         except KafkaException as exc:
             raise KafkaAdminError(f"cannot read the metadata of {self.topic}: "
-                                  f"{exc.args[0].str() if exc.args else exc}") from exc
+                                  f"{kafka_reason(exc)}") from exc
         info = metadata.topics.get(self.topic)
         if info is None or info.error is not None or not info.partitions:
             raise KafkaAdminError(f"topic {self.topic} not found")
@@ -66,7 +66,7 @@ class RangeReader:
                 TopicPartition(self.topic, partition), timeout=10, cached=False)
         except KafkaException as exc:
             raise KafkaAdminError(f"cannot read the offsets of {self.topic}[{partition}]: "
-                                  f"{exc.args[0].str() if exc.args else exc}") from exc
+                                  f"{kafka_reason(exc)}") from exc
         return int(low), int(high)
 
     def offset_for_time(self, partition: int, timestamp_ms: int) -> int:
