@@ -22,9 +22,10 @@ from streams.db.reachability import check_reachable as check_postgres
 from streams.errors import ConfigError, StreamsError
 from streams.kafka.admin import check_reachable as check_kafka
 from streams.kafka.errors import kafka_reason
+from streams.topology import topic_name_problem
 
 __all__ = ["command_group", "configure_logging", "describe_error", "emit_json", "fail",
-           "load_settings", "reports_errors", "reports_errors_as", "verbose"]
+           "load_settings", "reports_errors", "reports_errors_as", "topic_option", "verbose"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -94,6 +95,20 @@ def load_settings(*, kafka: bool = False, postgres: bool = False) -> Settings:
     if url is not None:
         check_postgres(url, timeout=settings.command.timeout)
     return settings
+
+
+T = TypeVar("T", str, list[str], None)
+
+
+def topic_option(value: T) -> T:
+    """A typer callback for a topic option (one name or a repeated option): a name Kafka
+    would refuse is bad usage (exit 2), described by its length rather than echoed (it may
+    be a megabyte)."""
+    names: list[str] = [value] if isinstance(value, str) else list(value or [])
+    for name in names:
+        if (problem := topic_name_problem(name)) is not None:
+            raise typer.BadParameter(problem)
+    return value
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

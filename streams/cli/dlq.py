@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli._common import command_group, emit_json, fail, load_settings, reports_errors
+from streams.cli._common import (
+    command_group,
+    emit_json,
+    fail,
+    load_settings,
+    reports_errors,
+    topic_option,
+)
 from streams.cli._progress import progress_bar
 from streams.kafka.schema_registry import codec_for
 from streams.ops.dlq import DeadLetter, read_dead_letters, redrive, redrive_target
@@ -15,6 +22,7 @@ app = command_group(help="Dead-letter topics (<input topic>.dlq): list, show, re
                   no_args_is_help=True)
 
 TopicOption = typer.Option("emr.tasks.v1", "--topic", envvar="EMR_STREAMS_DLQ_TOPIC",
+                           callback=topic_option,
                            help="The input topic whose dead letters to read.")
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
 

@@ -6,7 +6,14 @@ from datetime import datetime
 
 import typer
 
-from streams.cli._common import command_group, emit_json, fail, load_settings, reports_errors
+from streams.cli._common import (
+    command_group,
+    emit_json,
+    fail,
+    load_settings,
+    reports_errors,
+    topic_option,
+)
 from streams.ops.offsets import plan_reset, reset_offsets, show_offsets
 
 app = command_group(help="Committed offsets of EMR_STREAMS_KAFKA_GROUP_ID.", no_args_is_help=True)
@@ -14,8 +21,9 @@ app = command_group(help="Committed offsets of EMR_STREAMS_KAFKA_GROUP_ID.", no_
 
 @app.command("show")
 @reports_errors
-def show(topic: list[str] | None = typer.Option(None, "--topic", help="A topic (repeatable; "
-                                                                       "default: the inputs)."),
+def show(topic: list[str] | None = typer.Option(None, "--topic", callback=topic_option,
+                                                help="A topic (repeatable; default: the "
+                                                     "inputs)."),
          as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Committed offset, end offset and lag per partition."""
     lags = show_offsets(load_settings(kafka=True), topic or None)
@@ -32,7 +40,8 @@ def show(topic: list[str] | None = typer.Option(None, "--topic", help="A topic (
 @app.command()
 @reports_errors
 def reset(
-    topic: str = typer.Option(..., "--topic", help="The topic whose offsets to reset."),
+    topic: str = typer.Option(..., "--topic", callback=topic_option,
+                              help="The topic whose offsets to reset."),
     to: str = typer.Option(..., "--to", help="earliest, latest, timestamp or offset."),
     value: str | None = typer.Option(None, "--value", help="An offset, or an ISO 8601 time "
                                                            "with zone, for --to "

@@ -17,6 +17,7 @@ from streams.cli._common import (
     fail,
     load_settings,
     reports_errors,
+    topic_option,
     verbose,
 )
 from streams.cli._progress import progress_bar
@@ -35,12 +36,14 @@ def _ms(value: datetime | None) -> int | None:
 
 @reports_errors
 def replay(
-    topic: str | None = typer.Option(None, help="Topic to replay (not with --resume).",
+    topic: str | None = typer.Option(None, callback=topic_option,
+                                     help="Topic to replay (not with --resume).",
                                      envvar="EMR_STREAMS_REPLAY_TOPIC"),
     into: str = typer.Option("database", help="database (the processor's apply path) or "
                                               "topic (copy to --target-topic).",
                              envvar="EMR_STREAMS_REPLAY_INTO"),
-    target_topic: str | None = typer.Option(None, help="Destination with --into topic.",
+    target_topic: str | None = typer.Option(None, callback=topic_option,
+                                            help="Destination with --into topic.",
                                             envvar="EMR_STREAMS_REPLAY_TARGET_TOPIC"),
     partition: list[int] | None = typer.Option(None, "--partition",
                                                help="A partition (repeatable; default all)."),

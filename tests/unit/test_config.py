@@ -9,6 +9,7 @@ import pytest
 
 from streams.config import Settings
 from streams.errors import ConfigError
+from streams.topology import topic_name_problem
 
 
 @pytest.fixture(autouse=True)
@@ -96,3 +97,12 @@ def test_in_worker_maintenance_can_be_turned_off(monkeypatch: pytest.MonkeyPatch
     assert Settings().processor.maintenance is True
     monkeypatch.setenv("EMR_STREAMS_PROCESSOR_MAINTENANCE", "false")
     assert Settings().processor.maintenance is False
+
+
+@pytest.mark.parametrize(("name", "valid"), [
+    ("emr.tasks.v1", True), ("a", True), ("A-b_c.9", True), ("t" * 249, True),
+    ("", False), (".", False), ("..", False), ("t" * 250, False), ("a b", False),
+    ("tâche", False), ("a/b", False)])
+def test_topic_names_follow_kafkas_rule(name: str, valid: bool) -> None:
+    """Kafka's Topic.validate: 1 to 249 of [a-zA-Z0-9._-], and not "." or ".."."""
+    assert (topic_name_problem(name) is None) is valid
