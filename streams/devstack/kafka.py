@@ -232,7 +232,11 @@ class KafkaNode:
     def _format_storage(self, java: str, classpath: str) -> None:
         if (self.home / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # Kafka's Uuid.randomUuid never begins with "-" (its tools would read it as an
+        # option: "--cluster-id: expected one argument"); neither does this one.
+        cluster_id = "-"
+        while cluster_id.startswith("-"):
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         result = subprocess.run(
             [java, "-cp", classpath, "-Dlog4j2.level=WARN", "kafka.tools.StorageTool", "format",
              "-t", cluster_id, "-c", str(self._config), *self.format_args],
