@@ -140,6 +140,39 @@ def test_concurrent_writers_of_one_chain_leave_no_gap(database_url: str) -> None
     assert verify_chains(database_url).intact
 
 
+def test_heads_follow_every_flush_of_a_long_transaction(database_url: str) -> None:
+    """Many statements on two chains in one transaction, the heads written midway (SET
+    CONSTRAINTS ALL IMMEDIATE runs the deferred flush), more rows after it, a rolled-back
+    savepoint: each head is its chain's last committed row and the running state is gone
+    (migration 0018: a flush call whose row the head already covers returns)."""
+    insert = ("INSERT INTO audit_logs (action, entity_type, source_system, topic, "
+              "\"partition\", \"offset\") SELECT 'viewed', 'task', 'EPIC', 'f', %s, g "
+              "FROM generate_series(%s::bigint, %s::bigint) g")
+    with psycopg.connect(database_url) as conn:
+        for start in (0, 300, 600):
+            conn.execute(insert, (0, start, start + 299))
+            conn.execute(insert, (1, start, start + 9))
+        conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        heads = dict(conn.execute("SELECT chain_key, last_seq FROM audit_chain_heads "
+                                  "WHERE chain_key LIKE 'f:%'").fetchall())
+        assert heads == {"f:0": 900, "f:1": 30}
+        conn.execute("SET CONSTRAINTS ALL DEFERRED")
+        conn.execute(insert, (0, 900, 949))
+        with pytest.raises(psycopg.errors.DivisionByZero), conn.transaction():
+            conn.execute(insert, (1, 30, 39))
+            conn.execute("SELECT 1 / 0")
+        conn.execute(insert, (1, 30, 34))
+        conn.commit()
+        heads = dict(conn.execute("SELECT chain_key, last_seq FROM audit_chain_heads "
+                                  "WHERE chain_key LIKE 'f:%'").fetchall())
+        assert heads == {"f:0": 950, "f:1": 35}
+        chains = _chains(conn)
+        assert chains["f:0"] == list(range(1, 951)) and chains["f:1"] == list(range(1, 36))
+        assert conn.execute("SELECT count(*) FROM audit_chain_running").fetchone() == (0,)
+    report = verify_chains(database_url)
+    assert report.findings == [] and report.intact
+
+
 def test_the_migration_chains_rows_already_present(database_factory) -> None:
     url = database_factory(migrated=False)
     runner = MigrationRunner(url)
