@@ -41,6 +41,18 @@ from streams.kafka.offsets import group_lag  # noqa: E402
 from streams.kafka.producer import EventProducer  # noqa: E402
 
 PY = sys.executable
+#: The audit table without its hash chain (migrations 0009, 0013, 0018), for the limit
+#: measured without tamper evidence.
+UNCHAINED = """
+DROP TRIGGER trg_audit_logs_zz_chain ON audit_logs;
+DROP TRIGGER trg_audit_logs_chain_head ON audit_logs;
+ALTER TABLE audit_logs DROP CONSTRAINT chk_audit_logs_chain,
+    ALTER COLUMN chain_key DROP NOT NULL, ALTER COLUMN chain_seq DROP NOT NULL,
+    ALTER COLUMN prev_hash DROP NOT NULL, ALTER COLUMN row_hash DROP NOT NULL
+"""
+#: Offered rates of the latency curve (events/s) and the two with a p99 target (ms).
+LATENCY_RATES = (200, 1000, 2000, 4000)
+LATENCY_TARGETS = {200: 100.0, 2000: 250.0}
 QUIX_PY = ROOT / "bench" / ".venv-quix" / "bin" / "python"
 
 
@@ -169,14 +181,20 @@ class Bench:
             raise RuntimeError(f"{instances} processor(s) did not finish in time")
         return (last[1] - first[1]) / max(last[0] - first[0], 1e-9), peak
 
-    def run_limit(self, messages: list[Encoded]) -> float:
-        """COPY of the same rows (ledger, audit, task state) with the same upsert, no Kafka."""
+    def run_limit(self, messages: list[Encoded], *, chain: bool = True) -> float:
+        """COPY of the same rows (ledger, audit, task state) with the same upsert, no Kafka.
+
+        Without *chain*, the audit rows are written with the hash chain's triggers and
+        constraints removed from the database first: what tamper evidence costs."""
         codec = AvroCodec(SchemaCatalogue())
         events = {}
         for m in messages:
             d = codec.decode(m.value)
             events[m.event_id] = event_from_avro(d.schema, d.record)
         url = self.database()
+        if not chain:
+            with psycopg.connect(url) as conn:
+                conn.execute(UNCHAINED)
         started = time.perf_counter()
         with psycopg.connect(url) as conn:
             with conn.cursor().copy("COPY processed_events (event_id, event_type, aggregate_id,"
@@ -312,46 +330,58 @@ class Bench:
             proc.wait(60)
         raise RuntimeError("Quix Streams did not finish in time")
 
-    def run_latency(self) -> dict[str, float]:
+    def run_latency(self, rates: tuple[int, ...]) -> dict[str, float]:
+        """End-to-end latency at each offered rate, one after the other through one
+        processor: p50/p99/p99.9 from the producer's send time to the start of the
+        transaction that applied the event (``processed_events.processed_at``)."""
         topics = {s: f"{self.prefix}.lat.{s}" for s in ("tasks", "handovers", "verifications")}
         self.make_topics(topics)
         url = self.database()
         proc = subprocess.Popen([PY, "-m", "streams.cli.main", "run"],
                                 env=self.env(url, f"{self.prefix}.lat", topics),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+        figures: dict[str, float] = {"latency_seconds": self.args.latency_seconds}
         try:
             time.sleep(8)  # let the worker join its group
-            rate, seconds = self.args.latency_rate, self.args.latency_seconds
-            messages, _ = workload(int(rate * seconds), seed=7)
-            unique = {m.event_id: m for m in messages}
             producer = EventProducer({"bootstrap.servers": self.bootstrap}, **{"linger.ms": 1})
-            sent: dict[uuid.UUID, float] = {}
-            started = time.time()
-            for i, m in enumerate(unique.values()):
-                due = started + i / rate
-                pause = due - time.time()
-                if pause > 0:
-                    time.sleep(pause)
-                sent[m.event_id] = time.time()
-                producer.produce(self.topic_of(m.schema, topics), key=m.key, value=m.value)
-            producer.flush()
-            deadline = time.monotonic() + 120
-            while self.count(url) < len(unique) and time.monotonic() < deadline:
-                time.sleep(0.25)
-            with psycopg.connect(url) as conn:
-                rows = conn.execute("SELECT event_id, extract(epoch FROM processed_at) "
-                                    "FROM processed_events").fetchall()
+            applied = 0
+            for n, rate in enumerate(rates):
+                messages, _ = workload(int(rate * self.args.latency_seconds), seed=7 + n)
+                unique = {m.event_id: m for m in messages}
+                sent = self._offer(producer, unique, rate, topics)
+                applied += len(unique)
+                deadline = time.monotonic() + 120
+                while self.count(url) < applied and time.monotonic() < deadline:
+                    time.sleep(0.25)
+                with psycopg.connect(url) as conn:
+                    rows = conn.execute("SELECT event_id, extract(epoch FROM processed_at) "
+                                        "FROM processed_events WHERE event_id = ANY(%s)",
+                                        (list(sent),)).fetchall()
+                latencies = sorted((float(at) - sent[eid]) * 1000 for eid, at in rows)
+                figures.update({f"latency_{rate}_{k}": v
+                                for k, v in _percentiles(latencies).items()})
+                figures[f"latency_{rate}_events"] = float(len(latencies))
+                figures[f"latency_{rate}_missing"] = float(len(sent) - len(latencies))
         finally:
             proc.terminate()
             proc.wait(60)
             delete_topics(self.bootstrap, [*topics.values(), *(f"{t}.dlq"
                                                                for t in topics.values())])
-        latencies = sorted((float(at) - sent[eid]) * 1000 for eid, at in rows if eid in sent)
-        def pct(q: float) -> float:
-            return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
-        return {"p50": pct(0.50), "p99": pct(0.99), "p999": pct(0.999),
-                "mean": statistics.fmean(latencies), "offered": float(rate),
-                "events": float(len(latencies))}
+        return figures
+
+    def _offer(self, producer: EventProducer, unique: dict[uuid.UUID, Encoded], rate: float,
+               topics: dict[str, str]) -> dict[uuid.UUID, float]:
+        """Produce *unique* at *rate* events/s; the wall-clock send time of each."""
+        sent: dict[uuid.UUID, float] = {}
+        started = time.time()
+        for i, m in enumerate(unique.values()):
+            pause = started + i / rate - time.time()
+            if pause > 0:
+                time.sleep(pause)
+            sent[m.event_id] = time.time()
+            producer.produce(self.topic_of(m.schema, topics), key=m.key, value=m.value)
+        producer.flush()
+        return sent
 
     def cleanup(self) -> None:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
@@ -363,6 +393,18 @@ class Bench:
                  *(f"{self.prefix}.state.{s}.v1" for s in ("tasks", "handovers",
                                                           "verifications"))]
         delete_topics(self.bootstrap, names)
+
+
+def _percentiles(latencies: list[float]) -> dict[str, float]:
+    if not latencies:
+        return {"p50": float("nan"), "p99": float("nan"), "p999": float("nan"),
+                "mean": float("nan")}
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q * len(latencies)))]
+
+    return {"p50": pct(0.50), "p99": pct(0.99), "p999": pct(0.999),
+            "mean": statistics.fmean(latencies)}
 
 
 def machine() -> dict[str, str]:
@@ -382,8 +424,10 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--naive-events", type=int, default=20_000)
-    parser.add_argument("--latency-rate", type=float, default=2000)
-    parser.add_argument("--latency-seconds", type=float, default=30)
+    parser.add_argument("--latency-rates", default=",".join(map(str, LATENCY_RATES)),
+                        help="Offered rates of the latency curve, events/s, comma-separated.")
+    parser.add_argument("--latency-seconds", type=float, default=20,
+                        help="How long each rate of the latency curve is offered.")
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--skip-quix", action="store_true")
     parser.add_argument("--smoke", action="store_true",
@@ -392,7 +436,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.events, args.naive_events, args.skip_quix = 3000, 300, True
-        args.latency_rate, args.latency_seconds = 200, 3
+        args.latency_rates, args.latency_seconds = "200,1000", 2
         args.output = Path(os.environ.get("TMPDIR", "/tmp")) / "BENCHMARKS-smoke.md"
     bench = Bench(args)
     r = bench.results
@@ -405,6 +449,7 @@ def main() -> None:
         r.figures["produce_seconds"] = bench.produce(messages, bench.topics)
         r.figures["events"], r.figures["distinct"] = len(messages), distinct
         r.figures["limit"] = bench.run_limit(messages)
+        r.figures["limit_no_chain"] = bench.run_limit(messages, chain=False)
         r.figures["processor_1"], r.figures["rss_1_mib"] = bench.run_processors(1, distinct)
         r.figures["processor_2"], r.figures["rss_2_mib"] = bench.run_processors(2, distinct)
         r.figures["replay"] = bench.run_replay(distinct)
@@ -413,8 +458,8 @@ def main() -> None:
         quix = bench.run_quix(len(messages))
         if quix is not None:
             r.figures["quix"] = quix
-        for key, value in bench.run_latency().items():
-            r.figures[f"latency_{key}"] = value
+        rates = tuple(int(x) for x in args.latency_rates.split(","))
+        r.figures.update(bench.run_latency(rates))
     finally:
         bench.cleanup()
     from bench.report import write_report

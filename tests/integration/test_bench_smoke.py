@@ -25,4 +25,9 @@ def test_bench_smoke_writes_a_report(services: Services, tmp_path: Path) -> None
     report = (tmp_path / "BENCHMARKS-smoke.md").read_text()
     for heading in ("## Throughput", "## Ratios and targets", "## Latency and memory"):
         assert heading in report
-    assert "processor ÷ limit" in report and "processor ÷ naive" in report
+    for ratio in ("processor ÷ limit", "replay ÷ limit", "limit with chain ÷ without",
+                  "1% refused ÷ clean (replay)", "processor ÷ naive"):
+        assert f"| {ratio} |" in report
+    assert "| 200 |" in report and "| 1,000 |" in report  # the latency curve's rates
+    assert (tmp_path / "latency.png").stat().st_size > 0
+    assert (tmp_path / "throughput.png").stat().st_size > 0
