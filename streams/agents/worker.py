@@ -17,6 +17,7 @@ from streams.health import HealthServer, HealthState
 from streams.kafka.producer import EventProducer
 from streams.kafka.schema_registry import codec_for
 from streams.phi import PhiSealer
+from streams.runtime import tune_garbage_collector
 from streams.sink.breaker import PoisonBreaker
 from streams.sink.processor import BatchProcessor
 from streams.topology import input_topics
@@ -67,6 +68,7 @@ def run_worker(settings: Settings) -> None:
     pool.open(wait=False)
     if server is not None:
         server.start()
+    tune_garbage_collector()
     try:
         worker = faust.Worker(app, loglevel=settings.processor.log_level.upper(),
                               redirect_stdouts=False, quiet=True)

@@ -22,6 +22,7 @@ from streams.kafka.producer import EventProducer
 from streams.kafka.reader import PartitionRange, RangeReader
 from streams.kafka.schema_registry import codec_for
 from streams.phi import PhiSealer
+from streams.runtime import tune_garbage_collector
 from streams.sink.processor import BatchProcessor
 from streams.sink.records import ConsumedRecord
 from streams.timefmt import utc_iso_ms
@@ -171,6 +172,7 @@ def run_replay(settings: Settings, plan: ReplayPlan, *, checkpoint: Path | None 
             processor = BatchProcessor(pool, None, codec, phi=PhiSealer.for_sink(settings),
                                        plaintext_phi=settings.phi.publish_plaintext,
                                        give_up_after=bound, max_backoff=min(30.0, bound))
+            tune_garbage_collector()
         else:
             producer = EventProducer(settings.librdkafka())
     try:
