@@ -39,8 +39,11 @@ from streams.devstack.kafka import KAFKA_VERSION  # noqa: E402
 from streams.kafka.admin import TopicSpec, delete_topics, ensure_topics  # noqa: E402
 from streams.kafka.offsets import group_lag  # noqa: E402
 from streams.kafka.producer import EventProducer  # noqa: E402
+from streams.registry import AGGREGATES, by_schema  # noqa: E402
 
 PY = sys.executable
+#: The word of each aggregate in topic names (streams.registry).
+PLURALS = tuple(a.plural for a in AGGREGATES)
 #: The audit table without its hash chain (migrations 0009, 0013, 0018), for the limit
 #: measured without tamper evidence.
 UNCHAINED = """
@@ -89,7 +92,7 @@ class Bench:
         self.bootstrap = status.kafka_bootstrap
         self.admin_url = self.stack.postgres.url("postgres")
         self.prefix = f"bench.{uuid.uuid4().hex[:6]}"
-        self.topics = {s: f"{self.prefix}.{s}" for s in ("tasks", "handovers", "verifications")}
+        self.topics = {s: f"{self.prefix}.{s}" for s in PLURALS}
         self.databases: list[str] = []
         self.results = Results()
 
@@ -125,12 +128,11 @@ class Bench:
         specs += [TopicSpec(name=f"{n}.dlq", partitions=1) for n in topics.values()]
         specs += [TopicSpec(name=f"{self.prefix}.state.{s}.v1", partitions=3,
                             config={"cleanup.policy": "compact"})
-                  for s in ("tasks", "handovers", "verifications")]
+                  for s in PLURALS]
         ensure_topics(self.bootstrap, specs)
 
     def topic_of(self, schema: str, topics: dict[str, str]) -> str:
-        return topics[{"task_event": "tasks", "handover_event": "handovers",
-                       "verification_event": "verifications"}[schema]]
+        return topics[by_schema(schema).plural]
 
     def produce(self, messages: list[Encoded], topics: dict[str, str]) -> float:
         producer = EventProducer({"bootstrap.servers": self.bootstrap},
@@ -334,7 +336,7 @@ class Bench:
         """End-to-end latency at each offered rate, one after the other through one
         processor: p50/p99/p99.9 from the producer's send time to the start of the
         transaction that applied the event (``processed_events.processed_at``)."""
-        topics = {s: f"{self.prefix}.lat.{s}" for s in ("tasks", "handovers", "verifications")}
+        topics = {s: f"{self.prefix}.lat.{s}" for s in PLURALS}
         self.make_topics(topics)
         url = self.database()
         proc = subprocess.Popen([PY, "-m", "streams.cli.main", "run"],
@@ -390,8 +392,7 @@ class Bench:
                              .format(sql.Identifier(name)))
         inputs = [*self.topics.values(), *(f"{t}.refused" for t in self.topics.values())]
         names = [*inputs, *(f"{t}.dlq" for t in inputs),
-                 *(f"{self.prefix}.state.{s}.v1" for s in ("tasks", "handovers",
-                                                          "verifications"))]
+                 *(f"{self.prefix}.state.{s}.v1" for s in PLURALS)]
         delete_topics(self.bootstrap, names)
 
 

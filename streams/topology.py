@@ -6,6 +6,7 @@ import re
 
 from streams.config import Settings
 from streams.kafka.admin import TopicSpec
+from streams.registry import AGGREGATES, by_type
 
 __all__ = ["dead_letter_topic", "input_topics", "project_topics", "state_topic",
            "topic_name_problem"]
@@ -32,26 +33,22 @@ def dead_letter_topic(topic: str) -> str:
 
 
 def input_topics(settings: Settings) -> list[str]:
-    """The event topics adapters publish to: tasks, handovers, EMR verifications."""
-    k = settings.kafka
-    return [k.tasks_topic, k.handovers_topic, k.verifications_topic]
-
-
-#: Aggregate type → the plural used in topic names.
-_STATE_NAMES = {"task": "tasks", "handover": "handovers", "emr_verification": "verifications"}
+    """The event topics adapters publish to, one per aggregate (``streams.registry``):
+    tasks, handovers, EMR verifications."""
+    return [a.input_topic(settings) for a in AGGREGATES]
 
 
 def state_topic(settings: Settings, aggregate_type: str) -> str:
     """The compacted topic of an aggregate's merged state (key = aggregate id)."""
-    return f"{settings.kafka.state_topic_prefix}.{_STATE_NAMES[aggregate_type]}.v1"
+    return by_type(aggregate_type).state_topic(settings)
 
 
 def project_topics(settings: Settings) -> list[TopicSpec]:
     """The input topics, their dead-letter topics, and the compacted state topics."""
-    specs = [TopicSpec(name=state_topic(settings, aggregate),
+    specs = [TopicSpec(name=aggregate.state_topic(settings),
                        partitions=settings.kafka.topic_partitions,
                        config={"cleanup.policy": "compact", "min.compaction.lag.ms": "60000"})
-             for aggregate in _STATE_NAMES]
+             for aggregate in AGGREGATES]
     for topic in input_topics(settings):
         specs.append(TopicSpec(name=topic, partitions=settings.kafka.topic_partitions,
                                config={"retention.ms": _WEEK_MS, "cleanup.policy": "delete"}))

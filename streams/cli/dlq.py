@@ -13,6 +13,7 @@ from streams.cli._common import (
     topic_option,
 )
 from streams.cli._progress import progress_bar
+from streams.config import KafkaSettings
 from streams.kafka.schema_registry import codec_for
 from streams.ops.dlq import DeadLetter, read_dead_letters, redrive, redrive_target
 from streams.timefmt import utc_iso_ms
@@ -21,7 +22,8 @@ from streams.topology import dead_letter_topic
 app = command_group(help="Dead-letter topics (<input topic>.dlq): list, show, redrive.",
                   no_args_is_help=True)
 
-TopicOption = typer.Option("emr.tasks.v1", "--topic", envvar="EMR_STREAMS_DLQ_TOPIC",
+TopicOption = typer.Option(KafkaSettings.model_fields["tasks_topic"].default, "--topic",
+                           envvar="EMR_STREAMS_DLQ_TOPIC",
                            callback=topic_option,
                            help="The input topic whose dead letters to read.")
 JsonOption = typer.Option(False, "--json", help="Print JSON.")

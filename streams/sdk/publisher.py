@@ -29,6 +29,7 @@ from streams.contracts.models import (
 from streams.kafka.producer import EventProducer
 from streams.kafka.schema_registry import codec_for
 from streams.phi import PhiSealer
+from streams.registry import by_schema
 from streams.sdk.clock_keeper import ClockKeeper
 
 __all__ = ["EventPublisher", "topic_for"]
@@ -38,10 +39,7 @@ E = TypeVar("E", TaskEvent, HandoverEvent, VerificationEvent)
 
 def topic_for(settings: Settings, event: AnyEvent | type[AnyEvent]) -> str:
     """The input topic of an event's aggregate."""
-    schema = event.schema_name
-    return {"task_event": settings.kafka.tasks_topic,
-            "handover_event": settings.kafka.handovers_topic,
-            "verification_event": settings.kafka.verifications_topic}[schema]
+    return by_schema(event.schema_name).input_topic(settings)
 
 
 class EventPublisher:

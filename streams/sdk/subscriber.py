@@ -12,6 +12,7 @@ from streams.contracts.models import AnyEvent, event_from_avro
 from streams.kafka.consumer import RecordConsumer
 from streams.kafka.schema_registry import codec_for
 from streams.sink.records import ConsumedRecord
+from streams.topology import input_topics
 
 __all__ = ["EventSubscriber", "UndecodableMessageError"]
 
@@ -38,10 +39,9 @@ class EventSubscriber:
                  on_undecodable: UndecodableHandler | None = None) -> None:
         self._codec = codec or codec_for(settings)
         self._on_undecodable = on_undecodable
-        k = settings.kafka
         self._consumer = RecordConsumer(
             settings.librdkafka(), group_id=group_id,
-            topics=list(topics or [k.tasks_topic, k.handovers_topic, k.verifications_topic]))
+            topics=list(topics or input_topics(settings)))
 
     def run(self, handler: Handler, *, max_events: int | None = None,
             idle_timeout: float | None = None,

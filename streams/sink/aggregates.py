@@ -1,14 +1,16 @@
 """What differs between tasks, handovers and EMR verifications: one spec per aggregate.
 
-A spec says which table holds the aggregate, how a row starts from the snapshot every
-event carries, which fields each event type writes, how statuses rank (the monotone rule)
-and which identities an event lets the sink get-or-create.
+Each spec is built on its aggregate's entry in ``streams.registry`` (schema, aggregate
+type, table name), and ``SPECS`` has one per entry. A spec says which columns hold the
+aggregate, how a row starts from the snapshot every event carries, which fields each event
+type writes, how statuses rank (the monotone rule) and which identities an event lets the
+sink get-or-create.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -34,6 +36,7 @@ from streams.contracts.models import (
     VerificationRequested,
     VerificationVerified,
 )
+from streams.registry import AGGREGATES, Aggregate, by_schema
 from streams.sink._table import Column, TableSql
 from streams.sink.identities import IdentityBatch
 from streams.sink.merge import Row
@@ -55,6 +58,16 @@ class AggregateSpec:
     ranks: dict[str, int]
     #: The value columns that hold PHI (free text the schemas mark ``"phi": true``).
     phi_values: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, aggregate: Aggregate, table: TableSql, ranks: dict[str, int],
+           phi_values: frozenset[str]) -> Self:
+        """The spec of *aggregate* (its entry in ``streams.registry``); *table* must name
+        the registry's table."""
+        if table.table != aggregate.table:
+            raise ValueError(f"{aggregate.aggregate_type}: table {table.table!r} is not the "
+                             f"registry's {aggregate.table!r}")
+        return cls(aggregate.schema_name, aggregate.aggregate_type, table, ranks, phi_values)
 
     def rank(self, status: Any) -> int:
         return self.ranks.get(str(status), 0)
@@ -264,7 +277,7 @@ class _VerificationSpec(AggregateSpec):
             ids.user(event.payload.requested_by)
 
 
-TASKS = _TaskSpec("task_event", "task", TableSql(
+TASKS = _TaskSpec.of(by_schema("task_event"), TableSql(
     "tasks",
     refs=(Column("patient_id", "uuid"), Column("created_by", "uuid"),
           Column("department_id", "uuid"), Column("created_at", "timestamptz")),
@@ -277,7 +290,7 @@ TASKS = _TaskSpec("task_event", "task", TableSql(
     _ranks(("PENDING", "IN_PROGRESS", "BLOCKED"), ("COMPLETED", "CANCELLED")),
     frozenset({"description"}))
 
-HANDOVERS = _HandoverSpec("handover_event", "handover", TableSql(
+HANDOVERS = _HandoverSpec.of(by_schema("handover_event"), TableSql(
     "handovers",
     refs=(Column("from_shift_id", "uuid"), Column("to_shift_id", "uuid"),
           Column("initiated_by", "uuid"), Column("created_at", "timestamptz")),
@@ -291,7 +304,7 @@ HANDOVERS = _HandoverSpec("handover_event", "handover", TableSql(
     _ranks(("INITIATED",), ("ACCEPTED",), ("COMPLETED",), ("REJECTED",)),
     frozenset({"notes"}))
 
-VERIFICATIONS = _VerificationSpec("verification_event", "emr_verification", TableSql(
+VERIFICATIONS = _VerificationSpec.of(by_schema("verification_event"), TableSql(
     "emr_verifications",
     refs=(Column("task_id", "uuid"), Column("created_at", "timestamptz")),
     values=(Column("verified_by", "uuid"), Column("status", "verification_status"),
@@ -304,6 +317,8 @@ VERIFICATIONS = _VerificationSpec("verification_event", "emr_verification", Tabl
     frozenset({"failure_reason"}))
 
 SPECS: dict[str, AggregateSpec] = {s.schema_name: s for s in (TASKS, HANDOVERS, VERIFICATIONS)}
+if set(SPECS) != {a.schema_name for a in AGGREGATES}:
+    raise RuntimeError("streams.sink.aggregates: one merge spec per entry of streams.registry")
 
 
 def spec_for(schema_name: str) -> AggregateSpec:
