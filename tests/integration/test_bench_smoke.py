@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -29,5 +30,9 @@ def test_bench_smoke_writes_a_report(services: Services, tmp_path: Path) -> None
                   "1% refused ÷ clean (replay)", "processor ÷ naive"):
         assert f"| {ratio} |" in report
     assert "| 200 |" in report and "| 1,000 |" in report  # the latency curve's rates
-    assert (tmp_path / "latency.png").stat().st_size > 0
-    assert (tmp_path / "throughput.png").stat().st_size > 0
+    # The charts need the bench extra (matplotlib), which CI does not install: the report
+    # shows them when they were drawn and links none otherwise.
+    charted = importlib.util.find_spec("matplotlib") is not None
+    for chart in ("throughput.png", "latency.png"):
+        assert (tmp_path / chart).exists() is charted
+        assert (f"]({chart})" in report) is charted
