@@ -202,7 +202,11 @@ class ProcessorSettings(BaseSettings):
     model_config = _section("EMR_STREAMS_PROCESSOR_")
 
     batch_size: PositiveInt = 500
-    batch_timeout: PositiveFloat = Field(0.2, description="Seconds to wait to fill a batch.")
+    batch_timeout: PositiveFloat = Field(
+        0.05, description="Seconds to wait to fill a batch. Also bounds a batch under backlog "
+        "(faust fills it for this long): lower for latency at low rates, higher for "
+        "throughput. 0.05 s measured as fast as 0.2 s with a third of the latency at 200 "
+        "events/s (BENCHMARKS.md).")
     commit_interval: PositiveFloat = Field(1.0, description="Seconds between offset commits.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     http_port: int = Field(8088, ge=0, le=65535,
