@@ -97,7 +97,8 @@ def _latency_chart(f: dict[str, float], path: Path) -> bool:
 
 
 def write_report(machine: dict[str, str], f: dict[str, float], notes: list[str],
-                 output: Path) -> None:
+                 output: Path, *, command: str = "make bench",
+                 started: datetime | None = None) -> None:
     """BENCHMARKS.md (and bench/throughput.png, bench/latency.png beside the report)."""
     folder = output.parent / ("bench" if output.name == "BENCHMARKS.md" else "")
     folder.mkdir(parents=True, exist_ok=True)
@@ -109,7 +110,8 @@ def write_report(machine: dict[str, str], f: dict[str, float], notes: list[str],
     lines = [
         "# Benchmarks",
         "",
-        f"One run of `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Every figure "
+        f"One run of `{command}` started {started or datetime.now(UTC):%Y-%m-%d %H:%M} UTC. "
+        "Every figure "
         "below comes from that run, on the machine described; ratios compare figures of "
         "the same run.",
         "",

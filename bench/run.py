@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -439,6 +440,7 @@ def main() -> None:
         args.events, args.naive_events, args.skip_quix = 3000, 300, True
         args.latency_rates, args.latency_seconds = "200,1000", 2
         args.output = Path(os.environ.get("TMPDIR", "/tmp")) / "BENCHMARKS-smoke.md"
+    started = datetime.now(UTC)
     bench = Bench(args)
     r = bench.results
     r.machine = machine()
@@ -465,7 +467,9 @@ def main() -> None:
         bench.cleanup()
     from bench.report import write_report
 
-    write_report(r.machine, r.figures, r.notes, args.output)
+    arguments = " ".join(sys.argv[1:])
+    write_report(r.machine, r.figures, r.notes, args.output, started=started,
+                 command=f"bench/run.py {arguments}".strip() if arguments else "make bench")
     print(json.dumps(r.figures, indent=2))
 
 
