@@ -10,7 +10,7 @@ sink get-or-create.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
 from psycopg.types.json import Jsonb
@@ -52,22 +52,25 @@ def _ranks(*tiers: tuple[str, ...]) -> dict[str, int]:
 class AggregateSpec:
     """How one aggregate is stored and merged (subclasses fill the event-specific parts)."""
 
-    schema_name: str
-    aggregate_type: str
+    #: Its entry in ``streams.registry``: schema, aggregate type, table name.
+    aggregate: Aggregate
     table: TableSql
     ranks: dict[str, int]
     #: The value columns that hold PHI (free text the schemas mark ``"phi": true``).
     phi_values: frozenset[str] = frozenset()
 
-    @classmethod
-    def of(cls, aggregate: Aggregate, table: TableSql, ranks: dict[str, int],
-           phi_values: frozenset[str]) -> Self:
-        """The spec of *aggregate* (its entry in ``streams.registry``); *table* must name
-        the registry's table."""
-        if table.table != aggregate.table:
-            raise ValueError(f"{aggregate.aggregate_type}: table {table.table!r} is not the "
-                             f"registry's {aggregate.table!r}")
-        return cls(aggregate.schema_name, aggregate.aggregate_type, table, ranks, phi_values)
+    def __post_init__(self) -> None:
+        if self.table.table != self.aggregate.table:
+            raise ValueError(f"{self.aggregate_type}: table {self.table.table!r} is not the "
+                             f"registry's {self.aggregate.table!r}")
+
+    @property
+    def schema_name(self) -> str:
+        return self.aggregate.schema_name
+
+    @property
+    def aggregate_type(self) -> str:
+        return self.aggregate.aggregate_type
 
     def rank(self, status: Any) -> int:
         return self.ranks.get(str(status), 0)
@@ -277,7 +280,7 @@ class _VerificationSpec(AggregateSpec):
             ids.user(event.payload.requested_by)
 
 
-TASKS = _TaskSpec.of(by_schema("task_event"), TableSql(
+TASKS = _TaskSpec(by_schema("task_event"), TableSql(
     "tasks",
     refs=(Column("patient_id", "uuid"), Column("created_by", "uuid"),
           Column("department_id", "uuid"), Column("created_at", "timestamptz")),
@@ -290,7 +293,7 @@ TASKS = _TaskSpec.of(by_schema("task_event"), TableSql(
     _ranks(("PENDING", "IN_PROGRESS", "BLOCKED"), ("COMPLETED", "CANCELLED")),
     frozenset({"description"}))
 
-HANDOVERS = _HandoverSpec.of(by_schema("handover_event"), TableSql(
+HANDOVERS = _HandoverSpec(by_schema("handover_event"), TableSql(
     "handovers",
     refs=(Column("from_shift_id", "uuid"), Column("to_shift_id", "uuid"),
           Column("initiated_by", "uuid"), Column("created_at", "timestamptz")),
@@ -304,7 +307,7 @@ HANDOVERS = _HandoverSpec.of(by_schema("handover_event"), TableSql(
     _ranks(("INITIATED",), ("ACCEPTED",), ("COMPLETED",), ("REJECTED",)),
     frozenset({"notes"}))
 
-VERIFICATIONS = _VerificationSpec.of(by_schema("verification_event"), TableSql(
+VERIFICATIONS = _VerificationSpec(by_schema("verification_event"), TableSql(
     "emr_verifications",
     refs=(Column("task_id", "uuid"), Column("created_at", "timestamptz")),
     values=(Column("verified_by", "uuid"), Column("status", "verification_status"),
