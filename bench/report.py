@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 #: name → (threshold, shown target). Issue 14's targets first, then the earlier ones.
 TARGETS = {
@@ -40,7 +42,9 @@ def latency_rates(f: dict[str, float]) -> list[int]:
                   if k.startswith("latency_") and k.endswith("_p99"))
 
 
-def _chart(figures: dict[str, float], path: Path) -> bool:
+def _draw(path: Path, draw: Callable[[Any, Any], None]) -> bool:
+    """Draw one 8x4 chart with *draw(ax, matplotlib)* into *path*; False without
+    matplotlib (the bench extra)."""
     try:
         import matplotlib
 
@@ -48,52 +52,52 @@ def _chart(figures: dict[str, float], path: Path) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    fig, ax = plt.subplots(figsize=(8, 4))
+    draw(ax, matplotlib)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
+def _chart(figures: dict[str, float], path: Path) -> bool:
     names = [("limit", "COPY limit"), ("processor_1", "processor x1"),
              ("processor_2", "processor x2"), ("replay", "replay"), ("quix", "Quix Streams"),
              ("naive", "naive")]
     shown = [(label, figures[key]) for key, label in names if key in figures]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    bars = ax.barh([label for label, _ in shown], [value for _, value in shown],
-                   color=["#888", "#1f77b4", "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"]
-                   [:len(shown)])
-    ax.bar_label(bars, labels=[f"{v:,.0f}" for _, v in shown], padding=3)
-    ax.set_xlabel("events per second (higher is better)")
-    ax.invert_yaxis()
-    ax.set_title("emr-streams throughput, same run, same topics and tables")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+
+    def draw(ax: Any, _: Any) -> None:
+        bars = ax.barh([label for label, _ in shown], [value for _, value in shown],
+                       color=["#888", "#1f77b4", "#1f77b4", "#2ca02c", "#ff7f0e", "#d62728"]
+                       [:len(shown)])
+        ax.bar_label(bars, labels=[f"{v:,.0f}" for _, v in shown], padding=3)
+        ax.set_xlabel("events per second (higher is better)")
+        ax.invert_yaxis()
+        ax.set_title("emr-streams throughput, same run, same topics and tables")
+
+    return _draw(path, draw)
 
 
 def _latency_chart(f: dict[str, float], path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
     rates = latency_rates(f)
-    fig, ax = plt.subplots(figsize=(8, 4))
-    for q, style in (("p50", "o-"), ("p99", "s-")):
-        ax.plot(rates, [f[f"latency_{r}_{q}"] for r in rates], style, label=q)
-    for rate, target in LATENCY_TARGETS.items():
-        ax.plot([rate], [target], "rv", markersize=9)
-        ax.annotate(f"p99 target {target:.0f} ms", (rate, target), textcoords="offset points",
-                    xytext=(6, -12), color="r", fontsize=8)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xticks(rates, [f"{r:,}" for r in rates])
-    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_xlabel("events per second offered")
-    ax.set_ylabel("latency, ms (send to apply)")
-    ax.set_title("emr-streams end-to-end latency, one processor, same run")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return True
+
+    def draw(ax: Any, matplotlib: Any) -> None:
+        for q, style in (("p50", "o-"), ("p99", "s-")):
+            ax.plot(rates, [f[f"latency_{r}_{q}"] for r in rates], style, label=q)
+        for rate, target in LATENCY_TARGETS.items():
+            ax.plot([rate], [target], "rv", markersize=9)
+            ax.annotate(f"p99 target {target:.0f} ms", (rate, target),
+                        textcoords="offset points", xytext=(6, -12), color="r", fontsize=8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xticks(rates, [f"{r:,}" for r in rates])
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+        ax.set_xlabel("events per second offered")
+        ax.set_ylabel("latency, ms (send to apply)")
+        ax.set_title("emr-streams end-to-end latency, one processor, same run")
+        ax.legend()
+
+    return _draw(path, draw)
 
 
 def write_report(machine: dict[str, str], f: dict[str, float], notes: list[str],
