@@ -13,13 +13,15 @@ where they are stops with a one-line error naming the setting. Only the local pr
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     Field,
     FilePath,
@@ -44,7 +46,38 @@ __all__ = [
     "ProcessorSettings",
     "Settings",
     "StackSettings",
+    "kafka_name_problem",
 ]
+
+
+#: Kafka's rule for a topic name (org.apache.kafka.common.internals.Topic) and a static
+#: member id (JoinGroupRequest.validateGroupInstanceId): 1 to 249 of these characters, and
+#: neither "." nor "..".
+_KAFKA_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
+def kafka_name_problem(name: str, limit: int = 249, what: str = "topic name") -> str | None:
+    """Why *name* cannot be a Kafka topic (or, with *what*, a static member id) of at most
+    *limit* characters, or None when it can."""
+    if name in {".", ".."} or len(name) > limit or not _KAFKA_NAME.fullmatch(name):
+        return (f"not a Kafka {what} (1 to {limit} of a-z, A-Z, 0-9, '.', '_', '-', "
+                f"not '.' or '..'; {len(name)} characters given)")
+    return None
+
+
+def _kafka_name(limit: int, what: str = "topic name") -> AfterValidator:
+    def check(name: str) -> str:
+        problem = kafka_name_problem(name, limit, what)
+        if problem:
+            raise ValueError(problem)
+        return name
+    return AfterValidator(check)
+
+
+#: An input topic leaves room for its dead-letter topic's ".dlq".
+InputTopic = Annotated[str, _kafka_name(249 - len(".dlq"))]
+#: A state topic prefix leaves room for the longest ".<aggregates>.v1".
+TopicPrefix = Annotated[str, _kafka_name(249 - len(".verifications.v1"))]
 
 
 def _section(prefix: str) -> SettingsConfigDict:
@@ -96,17 +129,18 @@ class KafkaSettings(BaseSettings):
         None, description="SASL mechanism (required with SASL_SSL / SASL_PLAINTEXT).")
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
-    tasks_topic: str = "emr.tasks.v1"
-    handovers_topic: str = "emr.handovers.v1"
-    verifications_topic: str = "emr.verifications.v1"
-    state_topic_prefix: str = Field(
+    tasks_topic: InputTopic = "emr.tasks.v1"
+    handovers_topic: InputTopic = "emr.handovers.v1"
+    verifications_topic: InputTopic = "emr.verifications.v1"
+    state_topic_prefix: TopicPrefix = Field(
         "emr.state", description="Compacted merged-state topics: <prefix>.<aggregate>s.v1.")
     schema_registry_url: str | None = Field(
         None, description="Confluent schema registry: write Confluent framing when set.")
     schemas_dir: Path | None = Field(
         None, description="Folder of the .avsc files (default: schemas/ of the source).")
-    group_id: str = "emr-streams-processor"
-    group_instance_id: str | None = Field(
+    group_id: str = Field("emr-streams-processor", min_length=1,
+                          description="The processor's consumer group (not empty).")
+    group_instance_id: Annotated[str, _kafka_name(249, "static member id")] | None = Field(
         None, description="Static group membership: a restarted worker with the same id "
                           "gets its partitions back at once, without a rebalance (one id "
                           "per worker, stable across restarts, e.g. the pod name).")

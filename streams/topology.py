@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from streams.config import Settings
 from streams.kafka.admin import TopicSpec
 from streams.registry import AGGREGATES, by_type
 
-__all__ = ["dead_letter_topic", "input_topics", "project_topics", "state_topic",
-           "topic_name_problem"]
-
-#: Kafka's rule for a topic name (org.apache.kafka.common.internals.Topic): 1 to 249 of
-#: these characters, and neither "." nor "..".
-_TOPIC_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
-
-
-def topic_name_problem(name: str) -> str | None:
-    """Why *name* cannot be a Kafka topic, or None when it can."""
-    if name in {".", ".."} or not _TOPIC_NAME.fullmatch(name):
-        return ("not a Kafka topic name (1 to 249 of a-z, A-Z, 0-9, '.', '_', '-'; "
-                f"{len(name)} characters given)")
-    return None
+__all__ = ["dead_letter_topic", "input_topics", "project_topics", "state_topic"]
 
 _WEEK_MS = str(7 * 24 * 3600 * 1000)
 _DLQ_RETENTION_MS = str(30 * 24 * 3600 * 1000)

@@ -17,12 +17,11 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings
 
 from streams import clock
-from streams.config import Settings
+from streams.config import Settings, kafka_name_problem
 from streams.db.reachability import check_reachable as check_postgres
 from streams.errors import ConfigError, StreamsError
 from streams.kafka.admin import check_reachable as check_kafka
 from streams.kafka.errors import kafka_reason
-from streams.topology import topic_name_problem
 
 __all__ = ["command_group", "configure_logging", "describe_error", "emit_json", "fail",
            "load_settings", "reports_errors", "reports_errors_as", "topic_option", "verbose"]
@@ -106,7 +105,7 @@ def topic_option(value: T) -> T:
     be a megabyte)."""
     names: list[str] = [value] if isinstance(value, str) else list(value or [])
     for name in names:
-        if (problem := topic_name_problem(name)) is not None:
+        if (problem := kafka_name_problem(name)) is not None:
             raise typer.BadParameter(problem)
     return value
 

@@ -74,3 +74,16 @@ def test_migrate_and_topics_json(emr_settings: Settings) -> None:
         assert again["created"] == []
     finally:
         delete_topics(emr_settings.bootstrap_servers, expected)
+
+
+@pytest.mark.parametrize("args", [("status",), ("offsets", "show")], ids=" ".join)
+def test_an_empty_group_id_is_a_settings_error_not_an_abort(emr_settings: Settings,
+                                                            args: tuple[str, ...]) -> None:
+    """With Kafka up, an empty group id reached librdkafka, whose consumer asserted and
+    aborted the process (exit 134, a C message on stderr)."""
+    result = _cli(*args, env={"DATABASE_URL": emr_settings.database_url,
+                              "KAFKA_BOOTSTRAP_SERVERS": emr_settings.bootstrap_servers,
+                              "EMR_STREAMS_KAFKA_GROUP_ID": ""})
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "EMR_STREAMS_KAFKA_GROUP_ID" in lines[0], result.stderr

@@ -7,9 +7,8 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from streams.config import Settings
+from streams.config import Settings, kafka_name_problem
 from streams.errors import ConfigError
-from streams.topology import topic_name_problem
 
 
 @pytest.fixture(autouse=True)
@@ -105,4 +104,36 @@ def test_in_worker_maintenance_can_be_turned_off(monkeypatch: pytest.MonkeyPatch
     ("tâche", False), ("a/b", False)])
 def test_topic_names_follow_kafkas_rule(name: str, valid: bool) -> None:
     """Kafka's Topic.validate: 1 to 249 of [a-zA-Z0-9._-], and not "." or ".."."""
-    assert (topic_name_problem(name) is None) is valid
+    assert (kafka_name_problem(name) is None) is valid
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("EMR_STREAMS_KAFKA_GROUP_ID", ""),
+    ("EMR_STREAMS_KAFKA_GROUP_INSTANCE_ID", ""),
+    ("EMR_STREAMS_KAFKA_GROUP_INSTANCE_ID", ".."),
+    ("EMR_STREAMS_KAFKA_GROUP_INSTANCE_ID", "pod/1"),
+    ("EMR_STREAMS_KAFKA_TASKS_TOPIC", ""),
+    ("EMR_STREAMS_KAFKA_HANDOVERS_TOPIC", "."),
+    ("EMR_STREAMS_KAFKA_VERIFICATIONS_TOPIC", "emr verifications"),
+    ("EMR_STREAMS_KAFKA_TASKS_TOPIC", "t" * 246),  # its ".dlq" would pass 249
+    ("EMR_STREAMS_KAFKA_STATE_TOPIC_PREFIX", ""),
+    ("EMR_STREAMS_KAFKA_STATE_TOPIC_PREFIX", "p" * 233),  # ".verifications.v1" would pass 249
+])
+def test_kafka_names_that_kafka_refuses_are_refused_at_startup(
+        monkeypatch: pytest.MonkeyPatch, variable: str, value: str) -> None:
+    """An empty group id aborted the process inside librdkafka (exit 134); an empty or
+    illegal topic failed later, at the broker. Each is a settings error naming its variable."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Settings()
+    field = variable.removeprefix("EMR_STREAMS_KAFKA_").lower()
+    assert caught.value.errors()[0]["loc"][-1] == field
+
+
+def test_the_longest_kafka_names_that_fit_are_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMR_STREAMS_KAFKA_TASKS_TOPIC", "t" * 245)
+    monkeypatch.setenv("EMR_STREAMS_KAFKA_STATE_TOPIC_PREFIX", "p" * 232)
+    monkeypatch.setenv("EMR_STREAMS_KAFKA_GROUP_INSTANCE_ID", "i" * 249)
+    kafka = Settings().kafka
+    assert kafka.tasks_topic == "t" * 245 and kafka.group_instance_id == "i" * 249
+    assert kafka.state_topic_prefix == "p" * 232
