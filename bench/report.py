@@ -42,6 +42,39 @@ def latency_rates(f: dict[str, float]) -> list[int]:
                   if k.startswith("latency_") and k.endswith("_p99"))
 
 
+def _costs(f: dict[str, float]) -> list[str]:
+    """Where a replayed event's time goes, and the ceilings that follow (per event: a
+    rate's own count, distinct events for the limit, messages for the replay)."""
+    if "replay_pg_us" not in f:
+        return []
+    pg, client, decode = f["replay_pg_us"], f["replay_client_us"], f["decode_us"]
+    pg_ceiling, decode_ceiling = 1e6 / pg, 1e6 / decode
+    return [
+        "## Where the time goes",
+        "",
+        "CPU per event, from the operating system's accounting: PostgreSQL's processes "
+        "(the whole stack's server) and the client's.",
+        "",
+        "| µs per event | limit | limit without the chain | replay |",
+        "|---|---:|---:|---:|",
+        f"| PostgreSQL CPU | {f['limit_pg_us']:.0f} | {f.get('limit_no_chain_pg_us', 0):.0f} "
+        f"| {pg:.0f} |",
+        f"| client CPU (replay: consume, decode, merge, parameters) | | | {client:.0f} |",
+        f"| wall time (1 ÷ rate) | {1e6 / f['limit']:.0f} | "
+        f"{1e6 / f.get('limit_no_chain', f['limit']):.0f} | {1e6 / f['replay']:.0f} |",
+        "",
+        f"- PostgreSQL alone spends {pg:.0f} µs on each replayed event: the apply path's "
+        f"statements could not exceed {pg_ceiling:,.0f} events/s "
+        f"({pg_ceiling / f['limit']:.2f} of the limit) even if the client cost nothing "
+        "and ran beside the server.",
+        f"- Decoding a message into its model (fastavro, the bounds, pydantic) takes "
+        f"{decode:.0f} µs in one process: {decode_ceiling:,.0f} messages/s "
+        f"({decode_ceiling / f['limit']:.2f} of the limit) for any one-process path that "
+        "builds the models, before it writes anything.",
+        "",
+    ]
+
+
 def _draw(path: Path, draw: Callable[[Any, Any], None]) -> bool:
     """Draw one 8x4 chart with *draw(ax, matplotlib)* into *path*; False without
     matplotlib (the bench extra)."""
@@ -166,6 +199,7 @@ def write_report(machine: dict[str, str], f: dict[str, float], notes: list[str],
           f"{'yes' if value >= TARGETS[name][0] else '**no**'} |"
           for name, value in shown.items()),
         "",
+        *_costs(f),
         "## Latency and memory",
         "",
         "End-to-end latency, one processor, each rate offered for "

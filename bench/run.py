@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
@@ -154,6 +155,21 @@ class Bench:
             row = conn.execute("SELECT count(*) FROM processed_events").fetchone()
         return int(row[0]) if row else 0
 
+    def postgres_cpu(self) -> float:
+        """CPU seconds the stack's PostgreSQL has used so far: the postmaster, the backends
+        it has reaped and the processes still running (all databases of the stack)."""
+        pid = self.stack.postgres.pid()
+        if pid is None:
+            raise RuntimeError("the stack's PostgreSQL is not running")
+        root = psutil.Process(pid)
+        t = root.cpu_times()
+        total = float(t.user + t.system + t.children_user + t.children_system)
+        for child in root.children():
+            with contextlib.suppress(psutil.Error):
+                c = child.cpu_times()
+                total += c.user + c.system
+        return total
+
     # -- runs -----------------------------------------------------------------------------
     def run_processors(self, instances: int, distinct: int) -> tuple[float, float]:
         """Events/s from the first applied row to the last, and peak RSS (MiB)."""
@@ -192,16 +208,21 @@ class Bench:
         """COPY of the same rows (ledger, audit, task state) with the same upsert, no Kafka.
 
         Without *chain*, the audit rows are written with the hash chain's triggers and
-        constraints removed from the database first: what tamper evidence costs."""
+        constraints removed from the database first: what tamper evidence costs. Records
+        PostgreSQL's CPU per event (``limit_pg_us``, ``limit_no_chain_pg_us``) and what
+        decoding a message into its model costs in one process (``decode_us``)."""
         codec = AvroCodec(SchemaCatalogue())
         events = {}
+        decoding = time.perf_counter()
         for m in messages:
             d = codec.decode(m.value)
             events[m.event_id] = event_from_avro(d.schema, d.record)
+        self.results.figures["decode_us"] = 1e6 * (time.perf_counter() - decoding) / len(messages)
         url = self.database()
         if not chain:
             with psycopg.connect(url) as conn:
                 conn.execute(UNCHAINED)
+        cpu = self.postgres_cpu()
         started = time.perf_counter()
         with psycopg.connect(url) as conn:
             with conn.cursor().copy("COPY processed_events (event_id, event_type, aggregate_id,"
@@ -244,7 +265,10 @@ class Bench:
                          " hlc_physical = excluded.hlc_physical "
                          "WHERE excluded.hlc_physical >= t.hlc_physical")
             conn.commit()
-        return len(events) / (time.perf_counter() - started)
+        rate = len(events) / (time.perf_counter() - started)
+        name = "limit" if chain else "limit_no_chain"
+        self.results.figures[f"{name}_pg_us"] = 1e6 * (self.postgres_cpu() - cpu) / len(events)
+        return rate
 
     def run_refused(self, messages: list[Encoded]) -> float:
         """Replay of the same workload where 1% of the task events are refused by the
@@ -285,7 +309,11 @@ class Bench:
         return read / (time.perf_counter() - started)
 
     def run_replay(self, distinct: int) -> float:
+        """Events/s of a replay into an empty database. Records the CPU per event of
+        PostgreSQL (``replay_pg_us``) and of the replay processes (``replay_client_us``)."""
         url = self.database()
+        cpu = self.postgres_cpu()
+        client = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         read = 0
         for topic in self.topics.values():
@@ -296,6 +324,11 @@ class Bench:
                                     cwd=ROOT, check=True)
             read += json.loads(result.stdout)["read"]
         elapsed = time.perf_counter() - started
+        pg = self.postgres_cpu() - cpu
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = after.ru_utime + after.ru_stime - client.ru_utime - client.ru_stime
+        self.results.figures["replay_pg_us"] = 1e6 * pg / read
+        self.results.figures["replay_client_us"] = 1e6 * used / read
         assert self.count(url) == distinct, "replay did not apply every event"
         return read / elapsed
 

@@ -24,7 +24,8 @@ def test_bench_smoke_writes_a_report(services: Services, tmp_path: Path) -> None
                             env={**os.environ, "TMPDIR": str(tmp_path)})
     assert result.returncode == 0, result.stderr[-3000:]
     report = (tmp_path / "BENCHMARKS-smoke.md").read_text()
-    for heading in ("## Throughput", "## Ratios and targets", "## Latency and memory"):
+    for heading in ("## Throughput", "## Ratios and targets", "## Where the time goes",
+                    "## Latency and memory"):
         assert heading in report
     for ratio in ("processor ÷ limit", "replay ÷ limit", "limit with chain ÷ without",
                   "1% refused ÷ clean (replay)", "processor ÷ naive"):
