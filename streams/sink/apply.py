@@ -45,7 +45,8 @@ from streams.sink.records import ConsumedRecord, Poison
 from streams.sink.state import state_document, without_plaintext_phi
 from streams.sink.stored import bounded, oversized_state
 
-__all__ = ["BatchOutcome", "apply_batch", "apply_events", "decode_records", "write_identities"]
+__all__ = ["BatchOutcome", "apply_batch", "apply_events", "collect_identities", "decode_records",
+           "write_identities"]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 _EMRS = frozenset({"EPIC", "CERNER", "GENERIC_FHIR"})
@@ -173,17 +174,25 @@ def write_identities(conn: Conn, fresh: Sequence[tuple[ConsumedRecord, AnyEvent]
     Returns the events under canonical ids, and the batch whose attributes
     ``merge_attributes`` merges once the aggregates are written.
     """
-    identities = IdentityBatch()
-    canonical = [(r, canonical_event(e, identities.aliases)) for r, e in fresh]
-    for _, e in canonical:
-        identities.begin(e)
-        spec_for(e.schema_name).collect(e, identities)
+    canonical, identities = collect_identities(fresh)
     identities.insert_missing(conn)
     if identities.tasks:
         tasks = [Row(id=task_id, refs=task_refs(t),
                      values={"title": t.title, "priority": t.priority})
                  for task_id, t in sorted(identities.tasks.items())]
         conn.execute(TASKS.table.placeholder, TASKS.placeholder_params(tasks))
+    return canonical, identities
+
+
+def collect_identities(fresh: Sequence[tuple[ConsumedRecord, AnyEvent]]
+                       ) -> tuple[list[tuple[ConsumedRecord, AnyEvent]], IdentityBatch]:
+    """The events of *fresh* under canonical ids, and the identities they name (no
+    statement: what :func:`write_identities` then writes)."""
+    identities = IdentityBatch()
+    canonical = [(r, canonical_event(e, identities.aliases)) for r, e in fresh]
+    for _, e in canonical:
+        identities.begin(e)
+        spec_for(e.schema_name).collect(e, identities)
     return canonical, identities
 
 

@@ -21,6 +21,7 @@ the batch commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, cached_property, lru_cache
@@ -235,6 +236,28 @@ class _IdentityTable:
         return tuple(values)
 
 
+def _refused_ids(conn: Conn, table: _IdentityTable, rows: dict[UUID, _Snapshot],
+                 ids: list[UUID], refused: Callable[[BaseException], bool],
+                 on_probe: Callable[[], None]) -> list[UUID]:
+    """The ids among *ids* whose rows *table*'s insert refuses alone (see
+    :meth:`IdentityBatch.refused_rows`)."""
+    if not ids:
+        return []
+    on_probe()
+    try:
+        with conn.transaction():
+            conn.execute(table.insert, table.params({i: rows[i] for i in ids}))
+        return []
+    except Exception as exc:
+        if not refused(exc):
+            raise
+        if len(ids) == 1:
+            return ids
+    half = len(ids) // 2
+    return [*_refused_ids(conn, table, rows, ids[:half], refused, on_probe),
+            *_refused_ids(conn, table, rows, ids[half:], refused, on_probe)]
+
+
 _NEWER = sql.SQL("emr_clock_after(u.field_clocks -> {k}, t.field_clocks -> {k})")
 
 
@@ -275,16 +298,21 @@ class IdentityBatch:
         default_factory=lambda: {table: {} for table in _TABLES})
     #: Tasks named by another aggregate's snapshot (a verification's), and that snapshot.
     tasks: dict[UUID, TaskSnapshot] = field(default_factory=dict)
+    #: (table, row id) → the events whose snapshots named the row.
+    named_by: dict[tuple[str, UUID], set[UUID]] = field(default_factory=dict)
     _clock: FieldClock = (0, 0, "", "")
     _at: datetime | None = None
+    _event: UUID | None = None
 
     def begin(self, event: AnyEvent) -> None:
         """The snapshots added next come with *event* (its clock and occurred_at)."""
         self._clock = clock_of(event)
         self._at = event.occurred_at
+        self._event = event.event_id
 
     def _add(self, table: str, row_id: UUID, key: str | None, values: dict[str, Any]) -> None:
-        assert self._at is not None, "begin(event) first"
+        assert self._at is not None and self._event is not None, "begin(event) first"
+        self.named_by.setdefault((table, row_id), set()).add(self._event)
         current = self.rows[table].get(row_id)
         if current is None:
             current = self.rows[table][row_id] = _Snapshot(
@@ -334,6 +362,25 @@ class IdentityBatch:
             ordered = sorted(self.aliases)
             conn.execute(_ALIASES, ([a[0] for a in ordered], [a[1] for a in ordered],
                                     [a[2] for a in ordered]))
+
+    def refused_rows(self, conn: Conn, refused: Callable[[BaseException], bool],
+                     on_probe: Callable[[], None] = lambda: None) -> set[UUID]:
+        """The events that named a row the database refuses on its own.
+
+        Call inside a savepoint the caller rolls back. Each table's missing rows are
+        inserted as :meth:`insert_missing` would; where that statement is refused (an
+        error *refused* says is the record's), its rows are split in halves, each half a
+        savepoint of that one statement, down to the rows refused alone. The rows that go
+        through stay, so the next table's rows find the ones they reference. A row's
+        snapshot may merge several events' snapshots: the events returned are suspects,
+        each still to be tried alone. *on_probe* is called for each savepoint.
+        """
+        suspects: set[UUID] = set()
+        for table in _TABLES.values():
+            rows = self.rows[table.table]
+            for row_id in _refused_ids(conn, table, rows, sorted(rows), refused, on_probe):
+                suspects |= self.named_by[(table.table, row_id)]
+        return suspects
 
     def merge_attributes(self, conn: Conn) -> None:
         """Merge the batch's attributes into the rows that existed (batch end)."""

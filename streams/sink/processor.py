@@ -46,7 +46,13 @@ from streams.metrics import (
 )
 from streams.phi import PhiSealer
 from streams.sink import _sql
-from streams.sink.apply import BatchOutcome, apply_events, decode_records, write_identities
+from streams.sink.apply import (
+    BatchOutcome,
+    apply_events,
+    collect_identities,
+    decode_records,
+    write_identities,
+)
 from streams.sink.breaker import PoisonBreaker
 from streams.sink.dead_letter import MAX_REASON_CHARS, dead_letter
 from streams.sink.records import ConsumedRecord, Poison
@@ -57,6 +63,11 @@ logger = logging.getLogger(__name__)
 
 Decoded = Sequence[tuple[ConsumedRecord, AnyEvent]]
 Conn = psycopg.Connection[tuple[Any, ...]]
+
+
+def _without(decoded: Decoded, poison: Sequence[Poison]) -> Decoded:
+    refused = {id(p.record) for p in poison}
+    return [pair for pair in decoded if id(pair[0]) not in refused]
 
 
 def _transient(exc: BaseException) -> bool:
@@ -132,14 +143,40 @@ class BatchProcessor:
 
     def _split_apply(self, conn: Conn, decoded: Decoded) -> BatchOutcome:
         # Most refusals are an identity snapshot the database refuses (a trigger, a unique
-        # or foreign key): find those with probes of that step alone (a few statements,
-        # always rolled back), then apply what is left in one part.
-        outcome = BatchOutcome(poison=self._probe_identities(conn, decoded, top=True))
-        refused = {id(p.record) for p in outcome.poison}
-        rest = [pair for pair in decoded if id(pair[0]) not in refused]
+        # or foreign key): find the identity rows refused (one statement per probe), try
+        # the records that named them alone, probe the identity step of what is left (it
+        # goes through unless a refusal hides elsewhere), then apply the rest in one part.
+        # Every probe is rolled back; only a record refused on its own is poison.
+        outcome = BatchOutcome(poison=self._probe_rows(conn, decoded))
+        rest = _without(decoded, outcome.poison)
+        if rest:
+            outcome.poison.extend(self._probe_identities(conn, rest, top=True))
+            rest = _without(rest, outcome.poison)
         if rest:
             outcome.add(self._attempt(conn, rest, chunked=True))
         return outcome
+
+    def _probe_rows(self, conn: Conn, decoded: Decoded) -> list[Poison]:
+        """The records refused alone among those whose snapshots named an identity row
+        the database refuses (``IdentityBatch.refused_rows``). Whatever a record makes
+        this step raise as its own error finds nothing here: the probes that follow
+        find it."""
+        count = ISOLATION_TRANSACTIONS.labels(decoded[0][0].topic).inc
+        count()
+        try:
+            with conn.transaction(force_rollback=True):
+                _, identities = collect_identities(decoded)
+                suspects = identities.refused_rows(
+                    conn, lambda exc: classify(exc) is Scope.RECORD, count)
+        except Exception as exc:
+            if classify(exc) is not Scope.RECORD:
+                raise
+            return []
+        found: list[Poison] = []
+        for pair in decoded:
+            if pair[1].event_id in suspects:
+                found.extend(self._probe_identities(conn, [pair], top=False))
+        return found
 
     def _attempt(self, conn: Conn, part: Decoded, *, chunked: bool = False) -> BatchOutcome:
         """Apply *part* as a savepoint; when refused, split it (*chunked*: by the refusal

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import psycopg
 import pytest
@@ -75,3 +75,32 @@ def test_refused_records_are_dead_lettered_and_the_rest_applied(
     assert patient == (canonical,) and alias == [(canonical,)]
     letters = [dict(m.headers() or []) for m in dead_letters(emr_settings, 2)]
     assert sorted(h["emr.dlq.stage"] for h in letters) == [b"apply", b"apply"]
+
+
+def test_a_row_refused_only_as_merged_dead_letters_only_the_record_refused_alone(
+        emr_settings: Settings, processor: BatchProcessor) -> None:
+    """Two events name one new patient: the earlier with a valid date of birth, the later
+    with one next year. The batch's merged row (the later snapshot wins) is refused, so
+    both events name a refused row; only the later is refused on its own."""
+    topic = emr_settings.kafka.tasks_topic
+    events = synthetic(40, seed=31)
+    first, later = events[10], events[20]
+    assert (later.hlc.physical_us, later.hlc.logical) > (first.hlc.physical_us,
+                                                         first.hlc.logical)
+    valid = _variant(first, id=uuid.uuid4(), mrn="MRN00MERGED", emr_id="epic-merged",
+                     date_of_birth=date(1950, 1, 1))
+    patient = valid.task.patient.model_copy(
+        update={"date_of_birth": clock.now().date() + timedelta(days=400)})
+    unborn = _variant(later, **patient.model_dump())
+    batch = [*events, valid, unborn]
+    records = [ConsumedRecord(topic=topic, partition=0, offset=i,
+                              key=str(e.aggregate_id).encode(), value=encode(e))
+               for i, e in enumerate(batch)]
+    outcome = processor.process(records)
+    assert [p.record.offset for p in outcome.poison] == [len(batch) - 1]
+    assert "date of birth" in outcome.poison[0].reason
+    assert outcome.applied + outcome.stale == len(events) + 1
+    with psycopg.connect(emr_settings.database_url) as conn:
+        stored = conn.execute("SELECT date_of_birth FROM patients WHERE id = %s",
+                              (identity_id("patient", "MRN00MERGED"),)).fetchone()
+    assert stored == (date(1950, 1, 1),)
