@@ -309,3 +309,35 @@ def test_verify_cannot_run_is_exit_2(database_factory) -> None:
     assert code == 2 and "audit_chain_heads" in err
     code, _, err = _audit("postgresql://postgres@127.0.0.1:1/x", "verify")
     assert code == 2 and err.startswith("emr-streams: error: cannot connect")
+
+
+def test_the_running_row_lookup_keeps_its_index_plan_on_any_statistics(
+        database_url: str) -> None:
+    """After ANALYZE saw running rows once and then finds audit_chain_running empty (the
+    flush deletes its rows at commit), the planner took a bitmap scan and a sort for the
+    chain functions' lookup of the last running row: all of a transaction's running rows
+    read and sorted for each audit row (migration 0019). Planned with the functions' own
+    settings, it must stay one backward step on the primary key."""
+    lookup = ("SELECT r.seq, r.hash FROM audit_chain_running AS r "
+              "WHERE r.xact = $1 AND r.chain_key = $2 ORDER BY r.seq DESC LIMIT 1")
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO audit_chain_running SELECT '7'::xid8, 'probe', g, "
+                     "'\\x00' FROM generate_series(1, 5000) g")
+        conn.execute("ANALYZE audit_chain_running")
+        conn.execute("DELETE FROM audit_chain_running WHERE chain_key = 'probe'")
+        conn.execute("ANALYZE audit_chain_running")
+        for function in ("audit_chain_link", "audit_chain_flush"):
+            row = conn.execute("SELECT proconfig FROM pg_proc WHERE proname = %s",
+                               (function,)).fetchone()
+            assert row is not None and row[0]
+            with conn.transaction():
+                for setting in row[0]:
+                    name, value = setting.split("=", 1)
+                    conn.execute("SELECT set_config(%s, %s, true)", (name, value))
+                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+                conn.execute(f"PREPARE lookup(xid8, text) AS {lookup}")
+                plan = "\n".join(r[0] for r in conn.execute(
+                    "EXPLAIN EXECUTE lookup('1'::xid8, 'probe')"))
+                conn.execute("DEALLOCATE lookup")
+            assert "Index Scan Backward using audit_chain_running_pkey" in plan, plan
+            assert "Sort" not in plan, plan
